@@ -1,0 +1,30 @@
+# One command sets up and runs the main job, one sets up and runs the tests.
+#   make train   # creates .venv when missing, installs tfnn, trains an MNIST MLP
+#   make test    # creates .venv when missing, installs tfnn[test], runs pytest
+# Offline MNIST: export TFNN_MANUAL_DIR=/path/to/folder/with/the/four/mnist/files
+
+PYTHON ?= python3.11
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.tfnn-installed
+ARGS ?=
+PYTEST_ARGS ?=
+
+.PHONY: setup train test clean
+
+$(STAMP): setup.cfg pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --upgrade pip
+	$(BIN)/python -m pip install -e '.[test]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+train: $(STAMP)
+	$(BIN)/tfnn train $(ARGS)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache

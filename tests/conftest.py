@@ -1,0 +1,77 @@
+"""Shared test configuration: where MNIST's official files are, and fixtures.
+
+The library reads the folder of official files only from ``--manual-dir`` or
+``$TFNN_MANUAL_DIR``. Test configuration may point the variable at the
+repository's sibling ``../shared/datasets/mnist`` when the user has not set it.
+"""
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import pathlib  # noqa: E402
+
+import pytest  # noqa: E402
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+SHARED_MNIST = REPO.parent / "shared" / "datasets" / "mnist"
+
+if not os.environ.get("TFNN_MANUAL_DIR") and SHARED_MNIST.is_dir():
+    os.environ["TFNN_MANUAL_DIR"] = str(SHARED_MNIST)
+
+
+@pytest.fixture(scope="session")
+def mnist_manual_dir():
+    """The folder of MNIST's four official files (skips when unknown)."""
+    from tfnn import data
+
+    folder = data.resolve_manual_dir()
+    if folder is None or not all(
+        os.path.isfile(os.path.join(folder, f)) for f in data.OFFICIAL_FILES
+    ):
+        pytest.skip(
+            f"MNIST's official files not found: set {data.MANUAL_DIR_ENV} to "
+            f"the folder holding {', '.join(data.OFFICIAL_FILES)}"
+        )
+    return folder
+
+
+@pytest.fixture(scope="session")
+def mnist_builder():
+    """Prepares tfds's ``mnist`` once per session; returns the builder."""
+    from tfnn import data
+
+    return data.prepare("mnist")
+
+
+@pytest.fixture(scope="session")
+def mnist(mnist_builder):
+    """``tfnn.data.Splits`` of MNIST: standardized, 55,000/5,000/10,000."""
+    from tfnn import data
+
+    return data.load("mnist", preprocessing="standardize", validation_size=5000)
+
+
+@pytest.fixture(scope="session")
+def mnist_raw(mnist_builder):
+    """``((x_train, y_train), (x_test, y_test))``: uint8 images, int64 labels.
+
+    The arrays are read-only (shared with ``tfnn.data``'s in-process cache).
+    """
+    from tfnn import data
+
+    return data.load_arrays("mnist", "train"), data.load_arrays("mnist", "test")
+
+
+def pytest_configure(config):
+    """Split the CPU into two logical devices before TensorFlow starts, so
+    the ``mirrored`` strategy can be tested over two replicas here."""
+    import tensorflow as tf
+
+    cpus = tf.config.list_physical_devices("CPU")
+    try:
+        tf.config.set_logical_device_configuration(
+            cpus[0], [tf.config.LogicalDeviceConfiguration()] * 2
+        )
+    except RuntimeError:  # already initialized (e.g. a plugin ran TF)
+        pass

@@ -1,0 +1,339 @@
+"""Tests for tfnn.data on the real MNIST (and Fashion-MNIST) files, offline."""
+
+import gzip
+import json
+import os
+import pathlib
+import socket
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from tfnn import data
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+FASHION_DIR = os.environ.get(
+    "TFNN_FASHION_MNIST_DIR", "/usr/share/datasets/fashion-mnist"
+)
+
+
+def read_idx(path):
+    """Parses an idx .gz file with gzip + numpy (independently of tfds)."""
+    with gzip.open(path, "rb") as f:
+        raw = f.read()
+    magic = int.from_bytes(raw[:4], "big")
+    assert magic in (2049, 2051), magic  # labels, images; ubyte data
+    ndim = magic & 0xFF
+    dims = [int.from_bytes(raw[4 + 4 * i:8 + 4 * i], "big")
+            for i in range(ndim)]
+    return np.frombuffer(raw, np.uint8, offset=4 + 4 * ndim).reshape(dims)
+
+
+def rows(images, labels):
+    """Sorted (image bytes + label) rows: the split as a multiset."""
+    flat = np.concatenate(
+        [images.reshape(len(images), -1).astype(np.uint8),
+         labels.astype(np.uint8)[:, None]], axis=1)  # (N, 785)
+    return np.sort(np.ascontiguousarray(flat).view(
+        np.dtype((np.void, flat.shape[1]))).ravel())
+
+
+def official(folder, prefix):
+    return (read_idx(os.path.join(folder, f"{prefix}-images-idx3-ubyte.gz")),
+            read_idx(os.path.join(folder, f"{prefix}-labels-idx1-ubyte.gz")))
+
+
+@pytest.fixture
+def no_network(monkeypatch):
+    """Blocks every socket connection; returns the list of attempts."""
+    attempts = []
+
+    def refuse(*args, **kwargs):
+        attempts.append(args)
+        raise OSError("network blocked by the test")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket.socket, "connect_ex", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    return attempts
+
+
+# ---------------------------------------------------------------- loading
+
+
+def test_import_is_quiet_and_lazy():
+    code = ("import sys, tfnn.data; "
+            "assert 'tensorflow' not in sys.modules; "
+            "assert 'tensorflow_datasets' not in sys.modules")
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO,
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == "" and out.stderr == ""
+
+
+def test_mnist_matches_official_files(mnist_raw, mnist_manual_dir):
+    (x_train, y_train), (x_test, y_test) = mnist_raw
+    assert x_train.shape == (60000, 28, 28) and x_train.dtype == np.uint8
+    assert x_test.shape == (10000, 28, 28) and x_test.dtype == np.uint8
+    assert y_train.shape == (60000,) and y_train.dtype == np.int64
+    assert y_test.shape == (10000,) and y_test.dtype == np.int64
+
+    idx_x_train, idx_y_train = official(mnist_manual_dir, "train")
+    idx_x_test, idx_y_test = official(mnist_manual_dir, "t10k")
+    np.testing.assert_array_equal(
+        np.bincount(y_train, minlength=10), np.bincount(idx_y_train))
+    np.testing.assert_array_equal(
+        np.bincount(y_test, minlength=10), np.bincount(idx_y_test))
+    # The official first train image (a 5): its pixel sum and the image itself.
+    first = idx_x_train[0]
+    assert idx_y_train[0] == 5
+    sums = x_train.reshape(60000, -1).sum(axis=1, dtype=np.int64)
+    matches = np.flatnonzero(sums == int(first.sum(dtype=np.int64)))
+    assert any(np.array_equal(x_train[i], first) and y_train[i] == 5
+               for i in matches)
+    # tfds stores a fixed shuffle of the files: same (image, label) multiset.
+    np.testing.assert_array_equal(
+        rows(x_train, y_train), rows(idx_x_train, idx_y_train))
+    np.testing.assert_array_equal(
+        rows(x_test, y_test), rows(idx_x_test, idx_y_test))
+
+
+def test_builds_offline_with_sockets_blocked(
+    no_network, tmp_path, mnist_manual_dir, mnist_raw
+):
+    x, y = data.load_arrays("mnist", "test", manual_dir=mnist_manual_dir,
+                            data_dir=tmp_path)
+    assert (tmp_path / "mnist" / "3.0.1" / "dataset_info.json").is_file()
+    assert x.shape == (10000, 28, 28) and y.shape == (10000,)
+    (_, _), (x_test, y_test) = mnist_raw
+    np.testing.assert_array_equal(x, x_test)  # the same build, the same order
+    np.testing.assert_array_equal(y, y_test)
+    assert no_network == []
+
+
+def test_no_network_no_manual_dir_says_what_to_do(
+    no_network, tmp_path, monkeypatch
+):
+    monkeypatch.delenv(data.MANUAL_DIR_ENV, raising=False)
+    with pytest.raises(data.MissingDataError) as info:
+        data.load("mnist", data_dir=tmp_path / "empty")
+    message = str(info.value)
+    needles = ("--manual-dir", "TFNN_MANUAL_DIR", *data.OFFICIAL_FILES,
+               "dataset-fashion-mnist", "/usr/share/datasets/fashion-mnist")
+    for needle in needles:
+        assert needle in message
+
+
+def test_manual_dir_missing_files_are_named(tmp_path):
+    for name in data.OFFICIAL_FILES[:2]:
+        (tmp_path / name).touch()
+    with pytest.raises(FileNotFoundError) as info:
+        data.prepare("mnist", manual_dir=tmp_path, data_dir=tmp_path / "tfds")
+    message = str(info.value)
+    assert "lacks 2 of the four" in message
+    assert f"{data.OFFICIAL_FILES[2]}, {data.OFFICIAL_FILES[3]}." in message
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        data.prepare("mnist", manual_dir=tmp_path / "nowhere",
+                     data_dir=tmp_path / "tfds")
+
+
+def test_wrong_dataset_files_are_rejected(tmp_path, mnist_manual_dir):
+    with pytest.raises(ValueError, match="it is mnist's"):
+        data.prepare("fashion_mnist", manual_dir=mnist_manual_dir,
+                     data_dir=tmp_path)
+
+
+def test_unknown_names_list_valid_keys():
+    with pytest.raises(ValueError, match=r"\['fashion_mnist', 'mnist'\]"):
+        data.load("cifar10")
+    valid = r"\['minmax', 'raw', 'standardize'\]"
+    with pytest.raises(ValueError, match=valid):
+        data.load("mnist", preprocessing="zca")
+    with pytest.raises(ValueError, match="standardize"):
+        data.Preprocessor("whiten")
+    with pytest.raises(ValueError, match="'test', 'train'|'train', 'test'"):
+        data.load_arrays("mnist", "validation")
+
+
+# ---------------------------------------------------------- preprocessing
+
+
+def test_minmax_and_raw(mnist_raw):
+    (x, _), _ = mnist_raw
+    x = x[:2000]
+    minmax = data.Preprocessor.fit("minmax", x)
+    out = minmax(x)
+    assert out.dtype == np.float32
+    assert out.min() == 0.0 and out.max() == 1.0
+    np.testing.assert_allclose(out, x / 255.0, rtol=1e-6)
+    raw = data.Preprocessor.fit("raw", x)(x)
+    assert raw.dtype == np.float32
+    np.testing.assert_array_equal(raw, x.astype(np.float32))
+
+
+def pixel_stats(images):
+    """Exact mean and std of uint8 ``images / 255`` from the histogram."""
+    counts = np.bincount(images.ravel(), minlength=256)
+    values = np.arange(256) / 255.0
+    mean = counts @ values / images.size
+    return mean, np.sqrt(counts @ (values - mean) ** 2 / images.size)
+
+
+def test_standardize_uses_training_part_only(mnist, mnist_raw):
+    pre = mnist.preprocessor
+    assert pre.kind == "standardize"
+    assert abs(mnist.x_train.mean(dtype=np.float64)) < 1e-3
+    assert abs(mnist.x_train.std(dtype=np.float64) - 1.0) < 1e-3
+    # Undo x = (raw/255 - mean)/std: whole pixel values come back.
+    raw = (mnist.x_train * np.float32(pre.std) + np.float32(pre.mean)) * 255
+    assert np.abs(raw - np.rint(raw)).max() < 1e-2
+    raw = np.rint(raw).astype(np.uint8)
+    np.testing.assert_allclose(pixel_stats(raw), (pre.mean, pre.std),
+                               rtol=1e-9)
+    # ... and they are not the test set's (0.1325 vs 0.1307), nor those of
+    # the whole training set (validation included).
+    (x_all, _), (x_test, _) = mnist_raw
+    test_mean, test_std = pixel_stats(x_test)
+    assert abs(test_mean - pre.mean) > 1e-3 and abs(test_std - pre.std) > 1e-4
+    all_mean, all_std = pixel_stats(x_all)
+    assert abs(all_mean - pre.mean) > 1e-7 and abs(all_std - pre.std) > 1e-7
+    assert abs(mnist.x_test.mean(dtype=np.float64)) > 1e-3
+
+
+def test_apply_tf_equals_numpy(mnist_raw):
+    (x, _), _ = mnist_raw
+    x = x[:256]
+    for kind in data.PREPROCESSING:
+        pre = data.Preprocessor.fit(kind, x)
+        out = pre.apply_tf(x).numpy()
+        assert out.dtype == np.float32
+        np.testing.assert_allclose(out, pre(x), rtol=0, atol=1e-6)
+
+
+def test_preprocessor_dict_round_trip(mnist):
+    pre = mnist.preprocessor
+    again = data.Preprocessor.from_dict(json.loads(json.dumps(pre.to_dict())))
+    assert again == pre
+    with pytest.raises(ValueError, match="std"):
+        data.Preprocessor("standardize", mean=0.1, std=0.0)
+
+
+# --------------------------------------------------------------- splits
+
+
+def test_splits_shapes(mnist):
+    assert mnist.dataset == "mnist" and mnist.num_classes == 10
+    assert mnist.x_train.shape == (55000, 28, 28)
+    assert mnist.x_val.shape == (5000, 28, 28)
+    assert mnist.x_test.shape == (10000, 28, 28)
+    for x in (mnist.x_train, mnist.x_val, mnist.x_test):
+        assert x.dtype == np.float32
+    for y in (mnist.y_train, mnist.y_val, mnist.y_test):
+        assert y.dtype == np.int64
+
+
+def test_validation_split_partitions_train_set(mnist_raw):
+    (x_all, y_all), _ = mnist_raw
+    a = data.load("mnist", preprocessing="raw", validation_size=5000, seed=0)
+    assert len(a.x_train) + len(a.x_val) == 60000
+    train, val = rows(a.x_train, a.y_train), rows(a.x_val, a.y_val)
+    assert np.intersect1d(train, val).size == 0  # MNIST has no duplicates
+    np.testing.assert_array_equal(np.sort(np.concatenate([train, val])),
+                                  rows(x_all, y_all))
+    b = data.load("mnist", preprocessing="raw", validation_size=5000, seed=0)
+    np.testing.assert_array_equal(a.x_val, b.x_val)
+    np.testing.assert_array_equal(a.y_train, b.y_train)
+    c = data.load("mnist", preprocessing="raw", validation_size=5000, seed=1)
+    assert not np.array_equal(a.y_val, c.y_val)
+
+
+def test_no_validation_and_train_limit(mnist_raw):
+    (x_all, y_all), _ = mnist_raw
+    full = data.load("mnist", preprocessing="minmax", validation_size=0)
+    assert full.x_train.shape == (60000, 28, 28)
+    assert full.x_val.shape == (0, 28, 28) and full.y_val.shape == (0,)
+    tiny = data.load("mnist", preprocessing="standardize", validation_size=0,
+                     train_limit=20)
+    assert tiny.x_train.shape == (20, 28, 28)
+    np.testing.assert_array_equal(tiny.y_train, y_all[:20])
+    assert tiny.preprocessor == data.Preprocessor.fit("standardize", x_all[:20])
+    with pytest.raises(ValueError, match="validation_size"):
+        data.load("mnist", validation_size=60000)
+    with pytest.raises(ValueError, match="train_limit"):
+        data.load("mnist", train_limit=0)
+
+
+# -------------------------------------------------------------- tf.data
+
+
+def epoch(ds):
+    xs, ys = zip(*((x.numpy(), y.numpy()) for x, y in ds))
+    return xs, ys
+
+
+def test_batch_counts():
+    x = np.arange(1000, dtype=np.float32)
+    y = np.arange(1000)
+    for drop, expected in ((False, 8), (True, 7)):
+        xs, _ = epoch(data.make_dataset(x, y, 128, drop_remainder=drop))
+        assert len(xs) == expected == data.num_batches(1000, 128, drop)
+        assert [len(b) for b in xs[:-1]] == [128] * (expected - 1)
+    assert len(xs[-1]) == 128  # dropped: 1000 = 7 * 128 + 104
+    assert len(epoch(data.make_dataset(x, y, 128))[0][-1]) == 104
+    for full in (None, 0):
+        xs, _ = epoch(data.make_dataset(x, y, full))
+        assert len(xs) == 1 == data.num_batches(1000, full, False)
+        np.testing.assert_array_equal(np.sort(xs[0]), x)
+    xs, _ = epoch(data.make_dataset(x[:50], y[:50], 1, shuffle=False))
+    assert len(xs) == 50 == data.num_batches(50, 1, True)
+    assert all(b.shape == (1,) for b in xs)
+    np.testing.assert_array_equal(np.concatenate(xs), x[:50])
+    with pytest.raises(ValueError, match="batch_size"):
+        data.make_dataset(x, y, -1)
+
+
+def test_shuffle_each_epoch_reproducible():
+    x = np.arange(200, dtype=np.float32)
+    y = np.arange(200)
+
+    def orders(seed, epochs=3):
+        ds = data.make_dataset(x, y, 32, seed=seed)
+        out = []
+        for _ in range(epochs):
+            xs, ys = epoch(ds)
+            xs, ys = np.concatenate(xs), np.concatenate(ys)
+            np.testing.assert_array_equal(xs, ys)  # pairs stay together
+            np.testing.assert_array_equal(np.sort(ys), y)  # a permutation
+            out.append(ys)
+        return out
+
+    a, b, c = orders(7), orders(7), orders(8)
+    assert not np.array_equal(a[0], a[1]) and not np.array_equal(a[1], a[2])
+    assert not np.array_equal(a[0], y)
+    for ea, eb in zip(a, b):
+        np.testing.assert_array_equal(ea, eb)
+    assert not np.array_equal(a[0], c[0])
+
+
+# -------------------------------------------------------- fashion-mnist
+
+
+@pytest.mark.skipif(
+    not all(os.path.isfile(os.path.join(FASHION_DIR, f))
+            for f in data.OFFICIAL_FILES),
+    reason=f"Fashion-MNIST's files are not in {FASHION_DIR} "
+    "(apt-get install dataset-fashion-mnist, or set TFNN_FASHION_MNIST_DIR)",
+)
+def test_fashion_mnist_loads_from_its_folder():
+    x_train, y_train = data.load_arrays("fashion_mnist", "train",
+                                        manual_dir=FASHION_DIR)
+    x_test, y_test = data.load_arrays("fashion_mnist", "test",
+                                      manual_dir=FASHION_DIR)
+    assert x_train.shape == (60000, 28, 28) and x_train.dtype == np.uint8
+    assert x_test.shape == (10000, 28, 28) and y_test.dtype == np.int64
+    np.testing.assert_array_equal(np.bincount(y_train), [6000] * 10)
+    np.testing.assert_array_equal(np.bincount(y_test), [1000] * 10)
+    np.testing.assert_array_equal(rows(x_test, y_test),
+                                  rows(*official(FASHION_DIR, "t10k")))

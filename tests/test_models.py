@@ -1,0 +1,150 @@
+"""Model factories and their configuration."""
+
+import json
+
+import keras
+import numpy as np
+import pytest
+
+from tfnn import activations, initializers, optimizers
+from tfnn.config import ModelConfig
+from tfnn.models import build_cnn, build_mlp, build_model
+
+X = np.random.default_rng(0).normal(size=(6, 28, 28)).astype("float32")
+Y = np.arange(6) % 10
+
+
+def _round_trip(model, tmp_path):
+    path = tmp_path / "m.keras"
+    model.save(path)
+    loaded = keras.models.load_model(path)
+    np.testing.assert_array_equal(
+        loaded.predict(X, verbose=0), model.predict(X, verbose=0)
+    )
+    return loaded
+
+
+@pytest.mark.parametrize("key", activations.names())
+@pytest.mark.parametrize("arch", ["mlp", "cnn"])
+def test_every_activation_saves_and_loads(arch, key, tmp_path):
+    cfg = ModelConfig(arch=arch, hidden=(12,), filters=(4,), activation=key,
+                      batch_norm=True, dropout=0.25)
+    _round_trip(build_model(cfg), tmp_path)
+
+
+@pytest.mark.parametrize("key", initializers.names())
+def test_every_initializer_saves_and_loads(key, tmp_path):
+    _round_trip(build_mlp(hidden=(12, 12), initializer=key), tmp_path)
+
+
+@pytest.mark.parametrize("key", optimizers.names())
+def test_every_optimizer_trains_saves_and_loads(key, tmp_path):
+    model = build_mlp(hidden=(12,), batch_norm=True, dropout=0.1, reg=1e-3)
+    model.compile(optimizer=optimizers.get(key),
+                  loss=keras.losses.SparseCategoricalCrossentropy(
+                      from_logits=True))
+    model.fit(X, Y, epochs=2, batch_size=3, verbose=0)
+    loaded = _round_trip(model, tmp_path)
+    assert type(loaded.optimizer) is type(model.optimizer)
+    assert loaded.optimizer.get_config() == model.optimizer.get_config()
+    for a, b in zip(loaded.optimizer.variables, model.optimizer.variables):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
+def test_factories_accept_objects():
+    model = build_mlp(hidden=(8, 8), activation=keras.layers.LeakyReLU(0.2),
+                      initializer=keras.initializers.Ones())
+    assert model.get_layer("act_0") is not model.get_layer("act_1")
+    np.testing.assert_array_equal(model.get_layer("linear_1").kernel.numpy(),
+                                  1.0)
+    y = build_mlp(hidden=(4,), activation=keras.ops.tanh)(X)
+    assert y.shape == (6, 10)
+
+
+def test_bn_default_placement_is_linear_bn_activation_without_bias():
+    model = build_mlp(hidden=(16,), batch_norm=True)
+    names = [layer.name for layer in model.layers]
+    assert names == ["flatten", "linear_0", "bn_0", "act_0", "logits"]
+    assert model.get_layer("linear_0").bias is None
+    after = build_mlp(hidden=(16,), batch_norm=True,
+                      bn_placement="after_activation")
+    assert [layer.name for layer in after.layers][1:4] == [
+        "linear_0", "act_0", "bn_0"]
+    assert after.get_layer("linear_0").bias is not None
+
+
+def test_cnn_batch_norm_is_per_channel():
+    model = build_cnn(filters=(8,), hidden=(16,), batch_norm=True)
+    bn = model.get_layer("bn_0")
+    assert bn.moving_mean.shape == (8,)  # statistics over N, H, W
+    assert model.get_layer("linear_0").bias is None
+
+
+def test_dropout_placement_and_rate():
+    model = build_mlp(hidden=(16, 16), dropout=0.3, input_dropout=0.1)
+    names = [layer.name for layer in model.layers]
+    assert names == ["flatten", "dropout_in", "linear_0", "act_0",
+                     "dropout_0", "linear_1", "act_1", "dropout_1", "logits"]
+    assert model.get_layer("dropout_0").rate == 0.3
+
+
+def test_l2_reg_adds_reg_times_sum_of_squared_kernels():
+    reg = 1e-3
+    model = build_mlp(hidden=(16,), reg=reg)
+    model(X)
+    expected = reg * sum(
+        np.sum(model.get_layer(n).kernel.numpy() ** 2)
+        for n in ("linear_0", "logits")
+    )
+    assert float(sum(model.losses)) == pytest.approx(expected, rel=1e-5)
+    assert not build_mlp(hidden=(16,)).losses
+
+
+@pytest.mark.parametrize("output", ["logits", "softmax", "sigmoid"])
+def test_outputs(output):
+    y = build_mlp(hidden=(16,), output=output)(X).numpy()
+    if output == "softmax":
+        np.testing.assert_allclose(y.sum(axis=1), 1.0, rtol=1e-5)
+    if output == "sigmoid":
+        assert np.all((y > 0) & (y < 1))
+    assert ModelConfig(output=output).loss_from_logits == (output != "softmax")
+
+
+def test_note_000_models():
+    small = build_mlp(hidden=(64,), output="sigmoid")  # 784-64-10
+    assert small.count_params() == 784 * 64 + 64 + 64 * 10 + 10
+    bigger = build_mlp(hidden=(128, 64), output="sigmoid")  # 784-128-64-10
+    assert bigger.count_params() == (784 * 128 + 128) + (128 * 64 + 64) + (
+        64 * 10 + 10)
+
+
+def test_config_round_trips_dict_and_json():
+    cfg = ModelConfig(arch="cnn", hidden=(64,), activation="leaky_relu",
+                      activation_kwargs={"alpha": 0.1}, batch_norm=True,
+                      dropout=0.5, reg=1e-4, output="softmax")
+    assert ModelConfig.from_dict(cfg.to_dict()) == cfg
+    assert ModelConfig.from_json(cfg.to_json()) == cfg
+    assert json.loads(cfg.to_json())["hidden"] == [64]
+
+
+@pytest.mark.parametrize(
+    "changes, message",
+    [({"arch": "rnn"}, "choose from"), ({"dropout": 1.0}, "dropout=1.0"),
+     ({"reg": -1.0}, "reg=-1.0"), ({"output": "tanh"}, "logits"),
+     ({"hidden": (0,)}, "positive")],
+)
+def test_config_validates(changes, message):
+    with pytest.raises(ValueError, match=message):
+        ModelConfig(**changes)
+
+
+def test_config_rejects_unknown_fields():
+    with pytest.raises(ValueError, match="valid fields"):
+        ModelConfig.from_dict({"activaton": "relu"})
+
+
+def test_unknown_keys_in_factories_list_valid_ones():
+    with pytest.raises(ValueError, match="leaky_relu"):
+        build_mlp(activation="swish2")
+    with pytest.raises(ValueError, match="he_normal"):
+        build_mlp(initializer="glorot")
