@@ -133,13 +133,17 @@ class _Blocks:
                     self.initializer, cfg.initializer_kwargs, self.index
                 ),
                 kernel_regularizer=_regularizer(cfg.reg),
+                # float32 even under mixed precision: the loss needs it.
+                dtype="float32",
                 name="logits",
             )
         )
         if cfg.output == "softmax":
-            layers.append(keras.layers.Softmax(name="probabilities"))
+            layers.append(keras.layers.Softmax(name="probabilities",
+                                               dtype="float32"))
         elif cfg.output == "sigmoid":
-            layers.append(keras.layers.Activation("sigmoid", name="sigmoid"))
+            layers.append(keras.layers.Activation("sigmoid", name="sigmoid",
+                                                  dtype="float32"))
         return layers
 
 

@@ -1,0 +1,54 @@
+"""Command-line flags generated from the config dataclasses, so every field
+of ModelConfig and TrainConfig is a flag with the same name and default."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import typing
+
+
+def _field_type(cls, f):
+    hints = typing.get_type_hints(cls)
+    return hints[f.name]
+
+
+def add_dataclass_flags(parser, cls, choices=None, group=None,
+                        defaults=None):
+    """``--field-name`` for every field of ``cls``; defaults are None so a
+    flag only overrides what the user typed (config file < flags).
+    ``defaults`` (an instance of ``cls``) is what the help shows."""
+    choices = choices or {}
+    defaults = defaults if defaults is not None else cls()
+    target = parser.add_argument_group(group or cls.__name__)
+    for f in dataclasses.fields(cls):
+        flag = "--" + f.name.replace("_", "-")
+        kind = _field_type(cls, f)
+        origin = typing.get_origin(kind)
+        default = getattr(defaults, f.name)
+        help_text = f"default: {default!r}"
+        if kind is bool:
+            target.add_argument(flag, dest=f.name, default=None,
+                                action=argparse.BooleanOptionalAction,
+                                help=help_text)
+        elif origin is tuple:
+            target.add_argument(flag, dest=f.name, type=int, nargs="+",
+                                default=None, help=help_text)
+        elif origin is dict:
+            target.add_argument(flag, dest=f.name, type=json.loads,
+                                default=None, help=help_text + " (JSON)")
+        else:
+            base = typing.get_args(kind)[0] if origin is typing.Union else kind
+            target.add_argument(flag, dest=f.name, type=base, default=None,
+                                choices=choices.get(f.name), help=help_text)
+
+
+def dataclass_from_args(cls, args, base=None):
+    """``cls(**base)`` with the flags the user gave on top."""
+    values = dict(base or {})
+    for f in dataclasses.fields(cls):
+        value = getattr(args, f.name, None)
+        if value is not None:
+            values[f.name] = value
+    return cls.from_dict(values)
