@@ -1,0 +1,363 @@
+"""SavedModel export (tfnn.export): round trips, accuracy, atomicity.
+
+Everything runs on the real MNIST test set (10,000 images). A small CNN with
+BatchNorm and dropout is trained for 200 steps in a module fixture.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tfnn import cli, export
+from tfnn.config import ModelConfig
+from tfnn.models import build_mlp, build_model
+
+pytestmark = pytest.mark.usefixtures("mnist_manual_dir")
+
+
+def _train(model, splits, steps=200, batch_size=128, seed=0):
+    keras.utils.set_random_seed(seed)
+    model.compile(
+        optimizer=keras.optimizers.Adam(2e-3),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
+    n = steps * batch_size
+    model.fit(splits.x_train[:n], splits.y_train[:n], batch_size=batch_size,
+              epochs=1, shuffle=False, verbose=0)
+    return model
+
+
+def _classes(model, x):
+    return np.argmax(model.predict(x, batch_size=1000, verbose=0), axis=-1)
+
+
+@pytest.fixture(scope="module")
+def cnn(mnist):
+    keras.utils.set_random_seed(0)
+    config = ModelConfig(arch="cnn", filters=(8, 16), hidden=(32,),
+                         batch_norm=True, dropout=0.3)
+    return config, _train(build_model(config), mnist)
+
+
+@pytest.fixture(scope="module")
+def cnn_export(cnn, mnist, tmp_path_factory):
+    """The CNN as a training run, exported with ``tfnn export``."""
+    config, model = cnn
+    run = tmp_path_factory.mktemp("run")
+    model.save(run / "model.keras")
+    accuracy = float(np.mean(_classes(model, mnist.x_test) == mnist.y_test))
+    (run / "summary.json").write_text(json.dumps({
+        "model_config": config.to_dict(),
+        "train_config": {"optimizer": "adam", "steps": 200},
+        "preprocessor": mnist.preprocessor.to_dict(),
+        "dataset": "mnist",
+        "test_accuracy": accuracy,
+        "command": "pytest tests/test_export.py",
+    }))
+    base = tmp_path_factory.mktemp("saved_models")
+    code = cli.main(["export", "--run", str(run), "--name", "mnist",
+                     "--base", str(base)])
+    assert code == 0
+    return str(base / "mnist" / "1"), accuracy
+
+
+# --------------------------------------------------------------------------
+# Round trips
+# --------------------------------------------------------------------------
+
+
+def _round_trip(model, preprocessor, raw, base):
+    """Exports, reloads with tf.saved_model.load; compares to in memory."""
+    path = export.export_savedmodel(model, preprocessor, base)
+    serve = tf.saved_model.load(path).signatures["serving_default"]
+    out = serve(images=tf.constant(raw.astype(np.float32)))
+    z = model(preprocessor(raw), training=False)
+    kind = export.output_kind(model)
+    probs = z if kind == "softmax" else keras.ops.softmax(z, axis=-1)
+    np.testing.assert_array_equal(out["classes"].numpy(),
+                                  np.argmax(z, axis=-1))
+    np.testing.assert_allclose(out["probabilities"].numpy(), probs,
+                               rtol=0, atol=1e-6)
+    return path, out
+
+
+ACTIVATIONS = ["relu", "sigmoid", "tanh", "leaky_relu", "elu", "prelu",
+               "maxout", "crelu", "relu_x"]
+
+
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+def test_mlp_round_trip_every_activation_family(activation, mnist, mnist_raw,
+                                                tmp_path):
+    keras.utils.set_random_seed(1)
+    model = build_mlp(hidden=(24, 16), activation=activation,
+                      batch_norm=True, dropout=0.2)
+    _round_trip(model, mnist.preprocessor, mnist_raw[1][0][:64], tmp_path)
+
+
+@pytest.mark.parametrize("output", ["softmax", "sigmoid"])
+def test_probability_outputs_are_not_softmaxed_twice(output, mnist, mnist_raw,
+                                                     tmp_path):
+    keras.utils.set_random_seed(2)
+    model = build_mlp(hidden=(16,), output=output)
+    assert export.output_kind(model) == output
+    _, out = _round_trip(model, mnist.preprocessor, mnist_raw[1][0][:32],
+                         tmp_path)
+    np.testing.assert_allclose(out["probabilities"].numpy().sum(-1), 1.0,
+                               atol=1e-5)
+
+
+def test_output_kind_must_agree_with_config():
+    with pytest.raises(ValueError, match="softmax"):
+        export.output_kind(build_mlp(hidden=(4,)), {"output": "softmax"})
+
+
+def test_trained_cnn_round_trip_is_deterministic(cnn, cnn_export, mnist,
+                                                 mnist_raw):
+    _, model = cnn
+    path, _ = cnn_export
+    serve = tf.saved_model.load(path).signatures["serving_default"]
+    raw = mnist_raw[1][0][:500]
+    images = tf.constant(raw.astype(np.float32))
+    first, second = serve(images=images), serve(images=images)
+    for key in ("probabilities", "classes"):  # bitwise equal
+        np.testing.assert_array_equal(first[key].numpy(), second[key].numpy())
+    twice = serve(images=tf.constant(np.stack([raw[7], raw[7]]),
+                                     dtype=tf.float32))
+    np.testing.assert_array_equal(twice["probabilities"].numpy()[0],
+                                  twice["probabilities"].numpy()[1])
+    # Inference mode: BN's moving statistics, no dropout.
+    z = model(mnist.x_test[:500], training=False)
+    np.testing.assert_array_equal(first["classes"].numpy(),
+                                  np.argmax(z, axis=-1))
+    np.testing.assert_allclose(first["probabilities"].numpy(),
+                               keras.ops.softmax(z), rtol=0, atol=1e-6)
+
+
+def test_accepts_both_shapes_and_dtypes_and_rejects_wrong_size(cnn_export,
+                                                               mnist_raw):
+    path, _ = cnn_export
+    loaded = tf.saved_model.load(path)
+    raw = mnist_raw[1][0][:50]
+    f, u = loaded.signatures["serving_default"], loaded.signatures[
+        "serving_uint8"]
+    a = f(images=tf.constant(raw, tf.float32))
+    b = f(images=tf.constant(raw.reshape(50, 784), tf.float32))
+    c = u(images=tf.constant(raw))
+    for out in (b, c):
+        np.testing.assert_array_equal(out["probabilities"].numpy(),
+                                      a["probabilities"].numpy())
+    assert a["classes"].dtype == tf.int64
+    with pytest.raises(tf.errors.InvalidArgumentError, match="784 values"):
+        f(images=tf.zeros((2, 785)))
+
+
+# --------------------------------------------------------------------------
+# Without tfnn
+# --------------------------------------------------------------------------
+
+FRESH = textwrap.dedent("""
+    import json, sys
+    import numpy as np
+    import tensorflow as tf
+    path, npy = sys.argv[1:3]
+    x = np.load(npy)
+    m = tf.saved_model.load(path)
+    f, u = m.signatures["serving_default"], m.signatures["serving_uint8"]
+    a = f(images=tf.constant(x.astype(np.float32)))["classes"].numpy()
+    b = f(images=tf.constant(x.reshape(len(x), 784).astype(np.float32)))
+    c = u(images=tf.constant(x))["classes"].numpy()
+    print(json.dumps({
+        "tfnn_imported": any(k.split(".")[0] == "tfnn" for k in sys.modules),
+        "default": a.tolist(), "flat": b["classes"].numpy().tolist(),
+        "uint8": c.tolist(),
+        "input": str(f.structured_input_signature[1]["images"].dtype.name),
+    }))
+""")
+
+
+def test_loads_and_scores_in_a_fresh_process_without_tfnn(cnn, cnn_export,
+                                                           mnist, mnist_raw,
+                                                           tmp_path):
+    _, model = cnn
+    path, _ = cnn_export
+    npy = tmp_path / "x.npy"
+    np.save(npy, mnist_raw[1][0][:200])
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    env.pop("PYTHONPATH", None)
+    proc = subprocess.run(
+        [sys.executable, "-c", FRESH, path, str(npy)], cwd=tmp_path,
+        env=env, capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert result["tfnn_imported"] is False
+    assert result["input"] == "float32"
+    expected = _classes(model, mnist.x_test[:200]).tolist()
+    assert result["default"] == result["flat"] == result["uint8"] == expected
+
+
+# --------------------------------------------------------------------------
+# Verification by accuracy
+# --------------------------------------------------------------------------
+
+
+def test_accuracy_on_all_test_images_equals_in_memory(cnn, cnn_export, mnist,
+                                                      mnist_raw):
+    _, model = cnn
+    path, accuracy = cnn_export
+    x_raw, y = mnist_raw[1]
+    assert len(y) == 10_000
+    serve = tf.saved_model.load(path).signatures["serving_uint8"]
+    got = np.concatenate([
+        serve(images=tf.constant(x_raw[i:i + 2000]))["classes"].numpy()
+        for i in range(0, 10_000, 2000)
+    ])
+    expected = _classes(model, mnist.x_test)
+    np.testing.assert_array_equal(got, expected)  # every image
+    assert np.mean(got == y) == accuracy
+    assert accuracy > 0.9
+    meta = export.read_metadata(path)
+    assert meta["test_accuracy"] == accuracy
+    assert meta["test_correct"] == int(np.sum(expected == y))
+    result = export.verify(path, model=model)
+    assert result["accuracy"] == accuracy and result["n"] == 10_000
+    assert "in-memory model predictions" in result["checked"]
+
+
+@pytest.fixture(scope="module")
+def tiny(mnist, tmp_path_factory):
+    """An untrained MLP exported (and scored) by ``export_savedmodel``."""
+    keras.utils.set_random_seed(3)
+    model = build_mlp(hidden=(16,))
+    base = tmp_path_factory.mktemp("tiny")
+    path = export.export_savedmodel(model, mnist.preprocessor, base,
+                                    name="mnist", dataset="mnist")
+    return model, path
+
+
+def test_verify_fails_loudly_on_tampered_accuracy(tiny, tmp_path, capsys,
+                                                  caplog):
+    _, path = tiny
+    meta = export.read_metadata(path)
+    assert cli.main(["verify", path]) == 0
+    assert f"{meta['test_accuracy']:.4f}" in capsys.readouterr().out
+    fake = tmp_path / "mnist" / "1"
+    shutil.copytree(path, fake)
+    meta["test_accuracy"] += 0.0003  # three images
+    (fake / "metadata.json").write_text(json.dumps(meta))
+    assert cli.main(["verify", str(tmp_path / "mnist")]) == 1
+    assert "accuracy mismatch" in caplog.text
+    assert f"({meta['test_correct'] + 3}/10000) is recorded" in caplog.text
+    with pytest.raises(export.VerificationError, match="accuracy mismatch"):
+        export.verify(fake)
+    meta["test_accuracy"] = None
+    (fake / "metadata.json").write_text(json.dumps(meta))
+    with pytest.raises(export.VerificationError, match="no test_accuracy"):
+        export.verify(fake)
+
+
+def test_verify_fails_when_predictions_differ_from_the_model(tiny, mnist):
+    model, path = tiny
+    export.verify(path, model=model)
+    keras.utils.set_random_seed(4)
+    other = build_mlp(hidden=(16,))
+    with pytest.raises(export.VerificationError, match="predictions differ"):
+        export.verify(path, model=other, preprocessor=mnist.preprocessor)
+
+
+def test_export_refuses_a_run_whose_accuracy_it_cannot_reproduce(
+        tiny, mnist, tmp_path):
+    model, path = tiny
+    claimed = export.read_metadata(path)["test_accuracy"] + 0.01
+    with pytest.raises(export.ExportError, match="accuracy mismatch"):
+        export.export_savedmodel(
+            model, mnist.preprocessor, tmp_path,
+            metadata={"test_accuracy": claimed}, dataset="mnist",
+        )
+    assert os.listdir(tmp_path) == []
+
+
+def test_metadata_records_what_made_the_model(cnn, cnn_export,
+                                              mnist_manual_dir, mnist):
+    config, _ = cnn
+    path, _ = cnn_export
+    meta = export.read_metadata(path)
+    assert ModelConfig.from_dict(meta["model_config"]) == config
+    assert meta["preprocessor"] == mnist.preprocessor.to_dict()
+    assert meta["train_config"]["steps"] == 200
+    assert meta["train_command"] == "pytest tests/test_export.py"
+    assert meta["command"]
+    assert meta["versions"]["tensorflow"] == tf.__version__
+    assert meta["versions"]["keras"] == keras.__version__
+    sig = meta["signatures"]["serving_default"]["inputs"]["images"]
+    assert sig["dtype"] == "float32" and sig["example_size"] == 784
+    sums = os.path.join(mnist_manual_dir, "SHA256SUMS")
+    if os.path.isfile(sums):
+        with open(sums) as fh:
+            official = {name: digest for digest, name in
+                        (line.split() for line in fh if line.strip())}
+        for name, entry in meta["data_checksums"].items():
+            assert entry["sha256"] == official[name]
+
+
+# --------------------------------------------------------------------------
+# Versions and atomicity
+# --------------------------------------------------------------------------
+
+
+def _boom_after(real):
+    def boom(*args, **kwargs):
+        real(*args, **kwargs)  # half the work is on disk …
+        raise RuntimeError("simulated crash")
+
+    return boom
+
+
+@pytest.mark.parametrize("where", ["saved_model.save", "scoring"])
+def test_crash_during_export_leaves_nothing_behind(where, monkeypatch,
+                                                   tmp_path, mnist):
+    model = build_mlp(hidden=(8,))
+    if where == "saved_model.save":
+        monkeypatch.setattr(tf.saved_model, "save",
+                            _boom_after(tf.saved_model.save))
+        dataset = None
+    else:
+        def crash(path, *args):
+            assert os.path.isfile(os.path.join(path, "saved_model.pb"))
+            raise RuntimeError("simulated crash")
+
+        monkeypatch.setattr(export, "_score_export", crash)
+        dataset = "mnist"
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        export.export_savedmodel(model, mnist.preprocessor, tmp_path,
+                                 dataset=dataset)
+    assert os.listdir(tmp_path) == []
+    monkeypatch.undo()
+    path = export.export_savedmodel(model, mnist.preprocessor, tmp_path)
+    assert path == str(tmp_path / "1")
+    assert sorted(os.listdir(tmp_path)) == ["1"]
+
+
+def test_versions_count_up_and_are_immutable(tmp_path, mnist):
+    model = build_mlp(hidden=(8,))
+    pre = mnist.preprocessor
+    (tmp_path / "mnist" / "tmp-junk").mkdir(parents=True)
+    first = export.export_savedmodel(model, pre, tmp_path, name="mnist")
+    second = export.export_savedmodel(model, pre, tmp_path, name="mnist")
+    assert [first, second] == [str(tmp_path / "mnist" / v) for v in "12"]
+    assert export.list_versions(tmp_path / "mnist") == [1, 2]
+    assert export.resolve_version_dir(tmp_path / "mnist") == second
+    with pytest.raises(export.ExportError, match="already exists"):
+        export.export_savedmodel(model, pre, tmp_path / "mnist", version=2)
+    with pytest.raises(ValueError, match="version"):
+        export.export_savedmodel(model, pre, tmp_path / "mnist", version=0)
+    assert os.path.isfile(os.path.join(second, "metadata.json"))
+    assert os.path.isdir(os.path.join(second, "variables"))

@@ -1,0 +1,160 @@
+"""A small client for TensorFlow Serving's REST API (``tfnn predict``).
+
+Reads images from ``.png`` files (a 28×28 grayscale, pixel values 0..255;
+MNIST digits are white on black) and ``.npy`` files (one ``(28, 28)`` image
+or a batch ``(N, 28, 28)`` / ``(N, 784)``), posts them in the row format
+to ``<url>:predict`` and returns classes and probabilities. Works against
+``tfnn serve`` and TensorFlow Serving alike; needs NumPy and httpx only.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+IMAGE_SHAPE = (28, 28)
+IMAGE_SIZE = 784
+
+
+def _png(path) -> np.ndarray:
+    """A grayscale PNG as uint8 (H, W) (PIL, else matplotlib)."""
+    try:
+        from PIL import Image
+    except ImportError:  # pragma: no cover - pillow comes with matplotlib
+        import matplotlib.image
+
+        x = matplotlib.image.imread(path)  # float in [0, 1] for PNG
+        if x.ndim == 3:  # RGB(A) → luminance
+            x = x[..., :3] @ np.array([0.299, 0.587, 0.114])
+        if x.dtype.kind == "f":
+            x = np.round(x * 255.0)
+        return x.astype(np.uint8)
+    with Image.open(path) as img:
+        return np.asarray(img.convert("L"), dtype=np.uint8)
+
+
+def load_images(paths: Sequence[str]) -> Tuple[np.ndarray, List[str]]:
+    """Reads ``.png`` and ``.npy`` files into one batch.
+
+    Args:
+        paths: image files.
+
+    Returns:
+        ``(images, labels)``: float32 ``(N, 28, 28)`` pixel values 0..255,
+        and a label per image (``file`` or ``file[i]``).
+
+    Raises:
+        ValueError: an unknown extension or a wrong shape.
+    """
+    batches, labels = [], []
+    for path in paths:
+        ext = os.path.splitext(path)[1].lower()
+        if ext == ".npy":
+            x = np.load(path, allow_pickle=False)
+            if x.shape in (IMAGE_SHAPE, (IMAGE_SIZE,)):
+                x = x[None]
+            if x.ndim < 2 or int(np.prod(x.shape[1:])) != IMAGE_SIZE:
+                raise ValueError(
+                    f"{path}: expected (28, 28), (N, 28, 28) or (N, 784) "
+                    f"images. Received: shape={x.shape}"
+                )
+            names = ([path] if len(x) == 1
+                     else [f"{path}[{i}]" for i in range(len(x))])
+        elif ext == ".png":
+            x = _png(path)
+            if x.shape != IMAGE_SHAPE:
+                raise ValueError(
+                    f"{path}: expected a 28×28 image. Received: "
+                    f"shape={x.shape}"
+                )
+            x, names = x[None], [path]
+        else:
+            raise ValueError(f"{path}: unknown image type {ext!r}; use .png "
+                             "or .npy")
+        batches.append(np.asarray(x, dtype=np.float32).reshape(-1, 28, 28))
+        labels += names
+    if not batches:
+        raise ValueError("no images given")
+    return np.concatenate(batches), labels
+
+
+def predict_url(url: str) -> str:
+    """``…/v1/models/mnist`` → ``…/v1/models/mnist:predict``."""
+    url = url.rstrip("/")
+    return url if url.endswith(":predict") else url + ":predict"
+
+
+def predict(
+    url: str,
+    images,
+    signature_name: Optional[str] = None,
+    batch_size: int = 256,
+    timeout: float = 60.0,
+) -> Dict[str, np.ndarray]:
+    """Posts images to a server; returns its outputs as arrays.
+
+    Args:
+        url: the model's URL, e.g. ``http://127.0.0.1:8501/v1/models/mnist``
+            (``/versions/N`` allowed; ``:predict`` is appended).
+        images: ``(N, 28, 28)`` or ``(N, 784)`` pixel values 0..255.
+        signature_name: defaults to the server's ``serving_default``.
+        batch_size: images per request. Defaults to 256.
+        timeout: seconds per request. Defaults to 60.
+
+    Returns:
+        ``{"classes": int64 (N,), "probabilities": float32 (N, 10)}``.
+
+    Raises:
+        ConnectionError: the server cannot be reached.
+        RuntimeError: the server answered an error (its message included).
+    """
+    import httpx
+
+    x = np.asarray(images)
+    integral = x.dtype.kind in "iu"
+    endpoint = predict_url(url)
+    out: Dict[str, list] = {}
+    with httpx.Client(timeout=timeout) as client:
+        for start in range(0, len(x), batch_size):
+            batch = x[start:start + batch_size]
+            body = {"instances": (batch.astype(np.int64) if integral
+                                  else batch.astype(np.float64)).tolist()}
+            if signature_name:
+                body["signature_name"] = signature_name
+            try:
+                response = client.post(endpoint, json=body)
+            except httpx.TransportError as err:
+                raise ConnectionError(
+                    f"cannot reach {endpoint}: {err}"
+                ) from err
+            try:
+                payload = response.json()
+            except ValueError:
+                payload = {"error": response.text}
+            if response.status_code != 200 or "error" in payload:
+                raise RuntimeError(
+                    f"{endpoint} answered {response.status_code}: "
+                    f"{payload.get('error', payload)}"
+                )
+            for row in payload["predictions"]:
+                for k, v in row.items():
+                    out.setdefault(k, []).append(v)
+    return {
+        "classes": np.asarray(out.get("classes", []), dtype=np.int64),
+        "probabilities": np.asarray(out.get("probabilities", []),
+                                    dtype=np.float32),
+    }
+
+
+def format_predictions(labels, result) -> str:
+    """One line per image: label, class, its probability, all ten."""
+    lines = []
+    width = max(len(s) for s in labels)
+    for label, cls, probs in zip(labels, result["classes"],
+                                 result["probabilities"]):
+        ps = " ".join(f"{p:.3f}" for p in probs)
+        lines.append(f"{label:<{width}}  class {int(cls)}  "
+                     f"p={probs[int(cls)]:.4f}  [{ps}]")
+    return "\n".join(lines)
