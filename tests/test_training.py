@@ -195,10 +195,10 @@ def test_cli_divergence_is_a_message_not_a_traceback(tmp_path, caplog):
 # -- checkpoints ----------------------------------------------------------------
 
 
-def _resumable_run(x, y, ckpt_dir, epochs, stop_after=None):
+def _resumable_run(x, y, ckpt_dir, epochs, stop_after=None, fast=False):
     training.set_seed(1)
     model = build_mlp(hidden=(32,), batch_norm=True, dropout=0.3)
-    trainer = Trainer(model, "adam")
+    trainer = Trainer(model, "adam", fast=fast)
 
     def crash(epoch, history):
         if epoch == stop_after:
@@ -209,12 +209,14 @@ def _resumable_run(x, y, ckpt_dir, epochs, stop_after=None):
     return model
 
 
-def test_interrupt_and_resume_gives_the_same_weights(small, tmp_path):
+@pytest.mark.parametrize("fast", [False, True], ids=["readable", "fast"])
+def test_interrupt_and_resume_gives_the_same_weights(small, tmp_path, fast):
     x, y = small
-    whole = _resumable_run(x, y, str(tmp_path / "a"), epochs=3)
+    whole = _resumable_run(x, y, str(tmp_path / "a"), epochs=3, fast=fast)
     with pytest.raises(KeyboardInterrupt):
-        _resumable_run(x, y, str(tmp_path / "b"), epochs=3, stop_after=2)
-    resumed = _resumable_run(x, y, str(tmp_path / "b"), epochs=3)
+        _resumable_run(x, y, str(tmp_path / "b"), epochs=3, stop_after=2,
+                       fast=fast)
+    resumed = _resumable_run(x, y, str(tmp_path / "b"), epochs=3, fast=fast)
     for a, b in zip(_weights(whole), _weights(resumed)):
         np.testing.assert_array_equal(a, b)
     history = json.loads((tmp_path / "b" / "history.json").read_text())
@@ -369,3 +371,52 @@ def test_custom_loop_and_keras_fit_give_the_same_losses(small):
                                 epochs=3, batch_size=64, seed=5)
     np.testing.assert_allclose(fitted.loss, custom.loss, rtol=0.01)
     assert fitted.loss[-1] < fitted.loss[0]
+
+
+# -- the fast path ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("arch", ["mlp", "cnn"])
+def test_fast_path_computes_the_same_update_as_the_readable_step(small, arch):
+    """One batch through the whole-epoch function and through the readable
+    step from the same weights: the same new weights (one step definition)."""
+    x, y = small[0][:64], small[1][:64]
+    cfg = ModelConfig(arch=arch, hidden=(32,), filters=(4,), batch_norm=True,
+                      initializer_kwargs={"seed": 3})
+    from tfnn.models import build_model
+
+    readable, fast = build_model(cfg), build_model(cfg)
+    # SGD: the update is linear in the gradient, so XLA's different
+    # rounding stays at float32 noise (Adam's m/sqrt(v) would amplify it
+    # for gradients near 0).
+    t_read = Trainer(readable, keras.optimizers.SGD(0.1, momentum=0.9))
+    t_fast = Trainer(fast, keras.optimizers.SGD(0.1, momentum=0.9),
+                     fast=True)
+    assert t_fast.fast_jit == (arch == "mlp")  # XLA only without convs
+    order = training.epoch_order(64, seed=0, epoch=0)
+    t_read.step(x[order], y[order])
+    t_fast._epoch_fn(64)(tf.constant(x), tf.constant(y, tf.int64),
+                         tf.constant(order))
+    for a, b in zip(_weights(readable), _weights(fast)):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_fast_path_trains_like_the_readable_loop(mnist):
+    cfg = ModelConfig(hidden=(64,), initializer_kwargs={"seed": 1})
+    tc = TrainConfig(epochs=2, train_limit=10_000)
+    readable = runner.train(cfg, tc.replace(loop="custom"), splits=mnist,
+                            progress=False)
+    fast = runner.train(cfg, tc.replace(loop="fast"), splits=mnist,
+                        progress=False)
+    # different (but seeded) batch orders: equal within noise
+    assert abs(fast.test_accuracy - readable.test_accuracy) < 0.01
+    assert len(fast.history.step_loss) == len(readable.history.step_loss)
+    assert fast.test_accuracy > 0.93
+
+
+def test_fast_path_stops_at_the_first_nonfinite_loss(small):
+    x, y = small
+    trainer = Trainer(build_mlp(hidden=(32,), initializer="unit_normal"),
+                      keras.optimizers.SGD(1e4), fast=True)
+    with pytest.raises(TrainingDiverged, match="Exploding gradients"):
+        trainer.fit(x, y, epochs=2, progress=False)

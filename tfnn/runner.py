@@ -113,8 +113,9 @@ def train(model_config: ModelConfig = ModelConfig(),
     with strategy.scope(), dtype_policy(tc.mixed_precision):
         model = build_model(model_config)
         optimizer = make_optimizer(tc, steps)
-    trainer = Trainer(model, optimizer, from_logits=model_config.loss_from_logits,
-                      jit=tc.jit, strategy=strategy)
+    trainer = Trainer(model, optimizer,
+                      from_logits=model_config.loss_from_logits, jit=tc.jit,
+                      strategy=strategy, fast=tc.loop == "fast")
 
     initial = trainer.initial_loss(x, y, splits.num_classes)
     logger.info(
@@ -133,7 +134,7 @@ def train(model_config: ModelConfig = ModelConfig(),
             overfit["epochs"], overfit["accuracy"], overfit["loss"])
 
     t_train = time.perf_counter()
-    if tc.loop == "custom":
+    if tc.loop in ("fast", "custom"):
         history = trainer.fit(
             x, y, epochs=tc.epochs, batch_size=tc.batch_size,
             validation=validation, seed=tc.seed,
