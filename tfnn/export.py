@@ -366,19 +366,23 @@ def _command_line() -> str:
 
 
 def _write_savedmodel(model, preprocessor, path, kind) -> None:
-    import keras
     import tensorflow as tf
 
     shape = _example_shape(model)
-    archive = keras.export.ExportArchive()
-    archive.track(model)
+    # A plain tf.Module holding the model's variables once. (Keras 3's
+    # ExportArchive writes every variable twice, `variables` and
+    # `_all_variables`, doubling the export's size on disk.)
+    module = tf.Module()
+    module.weights = list(model.weights)
+    signatures = {}
     for key, dtype in SIGNATURES.items():
-        archive.add_endpoint(
-            name=key,
-            fn=_serving_fn(model, preprocessor, shape, kind),
+        fn = tf.function(
+            _serving_fn(model, preprocessor, shape, kind),
             input_signature=[tf.TensorSpec(None, dtype, name=INPUT_NAME)],
         )
-    archive.write_out(path, verbose=False)
+        setattr(module, key, fn)
+        signatures[key] = fn
+    tf.saved_model.save(module, path, signatures=signatures)
 
 
 def export_savedmodel(

@@ -1,0 +1,47 @@
+"""The committed reference model: saved_models/mnist/1."""
+
+import json
+import pathlib
+import subprocess
+import sys
+
+REF = pathlib.Path(__file__).resolve().parents[1] / "saved_models" / "mnist"
+VERSION = REF / "1"
+
+
+def _size_mb(folder):
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) / 2**20
+
+
+def test_reference_model_scores_its_recorded_accuracy(mnist_builder):
+    from tfnn.export import verify
+
+    meta = json.loads((VERSION / "metadata.json").read_text())
+    result = verify(str(VERSION))  # loads with tf.saved_model.load only
+    assert result["n"] == 10_000
+    assert result["accuracy"] == meta["test_accuracy"]
+    arch = meta["model_config"]["arch"]
+    assert result["accuracy"] >= (0.993 if arch == "cnn" else 0.983)
+    assert _size_mb(VERSION) <= 5.0
+
+
+def test_reference_model_serves_without_tfnn(mnist_raw):
+    (_, _), (x_test, y_test) = mnist_raw
+    code = f"""
+import sys, numpy as np, tensorflow as tf
+m = tf.saved_model.load({str(VERSION)!r})
+x = np.load(sys.argv[1])
+out = m.signatures["serving_uint8"](images=tf.constant(x))
+print(" ".join(map(str, out["classes"].numpy())))
+assert "tfnn" not in sys.modules
+"""
+    import numpy as np
+    import tempfile
+
+    with tempfile.NamedTemporaryFile(suffix=".npy") as fh:
+        np.save(fh.name, x_test[:200])
+        done = subprocess.run([sys.executable, "-c", code, fh.name],
+                              capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    classes = np.array(done.stdout.split(), dtype=np.int64)
+    assert (classes == y_test[:200]).mean() >= 0.97
