@@ -75,3 +75,26 @@ def pytest_configure(config):
         )
     except RuntimeError:  # already initialized (e.g. a plugin ran TF)
         pass
+
+
+@pytest.fixture(scope="session")
+def experiment_dir(tmp_path_factory):
+    """Where the quick experiments of this session write PNG and JSON."""
+    return tmp_path_factory.mktemp("experiments")
+
+
+@pytest.fixture(scope="session")
+def run_quick(experiment_dir):
+    """``run_quick(name)``: runs experiment ``name`` in quick mode once per
+    session (writing NAME.png and NAME.json) and returns its result."""
+    cache = {}
+
+    def get(name):
+        if name not in cache:
+            from tfnn import experiments
+
+            cache[name] = experiments.run(name, "quick",
+                                          out_dir=str(experiment_dir))
+        return cache[name]
+
+    return get

@@ -26,7 +26,12 @@ SCHEMES = [k for k in FORMULAS if k not in ("small_normal", "unit_normal")]
 
 
 def test_registry_has_every_key_of_the_notes():
-    assert set(initializers.names()) == {*FORMULAS, "zeros"}
+    assert set(initializers.names()) == {*FORMULAS, "zeros", "rbm"}
+
+
+def test_rbm_key_starts_from_small_normal_and_ignores_pretraining_args():
+    w = np.asarray(initializers.get("rbm", seed=1, epochs=3, k=1)(DENSE))
+    assert w.std() == pytest.approx(0.01, rel=0.03)
 
 
 @pytest.mark.parametrize("shape", [DENSE, CONV], ids=["dense", "conv"])

@@ -420,3 +420,37 @@ def test_fast_path_stops_at_the_first_nonfinite_loss(small):
                       keras.optimizers.SGD(1e4), fast=True)
     with pytest.raises(TrainingDiverged, match="Exploding gradients"):
         trainer.fit(x, y, epochs=2, progress=False)
+
+
+def test_rbm_initializer_pretrains_through_the_runner(mnist):
+    from tfnn import data
+
+    splits = data.load("mnist", preprocessing="minmax", train_limit=2000)
+    result = runner.train(
+        ModelConfig(hidden=(64,), activation="sigmoid", initializer="rbm",
+                    initializer_kwargs={"epochs": 2, "seed": 0}),
+        TrainConfig(epochs=3, learning_rate=1e-2, preprocessing="minmax"),
+        splits=splits,
+        progress=False)
+    errors = result.pretraining
+    # one RBM; its error before training and after each of the 2 epochs
+    assert len(errors) == 1 and len(errors[0]) == 3
+    assert errors[0][2] < errors[0][1] < errors[0][0]
+    assert result.test_accuracy > 0.7
+    with pytest.raises(ValueError, match="minmax"):
+        runner.train(ModelConfig(hidden=(8,), initializer="rbm"),
+                     TrainConfig(epochs=1), splits=mnist, progress=False)
+
+
+def test_sigmoid_output_reaches_the_loss_as_is(small):
+    """Note 000's Linear → Sigmoid trained with softmax CE on the sigmoid
+    scores: the loss is CE of the scores, never of the logits before."""
+    x, y = small[0][:32], small[1][:32]
+    model = build_mlp(hidden=(16,), output="sigmoid")
+    scores = model(x, training=False).numpy()
+    z = scores - scores.max(axis=1, keepdims=True)
+    expected = np.mean(np.log(np.exp(z).sum(axis=1)) - z[np.arange(32), y])
+    loss = training.compute_loss(model, model(x, training=False), y)
+    assert float(loss) == pytest.approx(expected, rel=1e-5)
+    # scores in (0, 1): the loss can never go below CE([1, 0, …, 0])
+    assert float(loss) > -math.log(math.e / (math.e + 9))

@@ -89,14 +89,7 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, d: Dict[str, Any]) -> "ModelConfig":
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ValueError(
-                f"Unknown ModelConfig fields {unknown}; valid fields are "
-                f"{sorted(known)}"
-            )
-        return cls(**d)
+        return dataclass_from_dict(cls, d)
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, sort_keys=True)
@@ -104,6 +97,18 @@ class ModelConfig:
     @classmethod
     def from_json(cls, text: str) -> "ModelConfig":
         return cls.from_dict(json.loads(text))
+
+
+def dataclass_from_dict(cls, d: Dict[str, Any]):
+    """``cls(**d)``, with unknown keys named in a ValueError."""
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(d) - known)
+    if unknown:
+        raise ValueError(
+            f"Unknown {cls.__name__} fields {unknown}; valid fields are "
+            f"{sorted(known)}"
+        )
+    return cls(**d)
 
 
 def _check_choice(name: str, value, choices) -> None:

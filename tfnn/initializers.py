@@ -10,6 +10,7 @@
 | he_normal      | W ~ N(0, σ²), σ = gain·sqrt(2 / fan_in)                |
 | he_uniform     | W ~ U(−a, a), a = gain·sqrt(6 / fan_in)                |
 | lecun_normal   | W ~ N(0, σ²), σ = gain·sqrt(1 / fan_in)                |
+| rbm            | RBM pre-training layer by layer, then fine-tuning (002) |
 
 Notes 001, 002, 003 and 004. Fan-in and fan-out follow Keras: a Dense kernel
 ``(fan_in, fan_out)``; a conv kernel ``(kh, kw, c_in, c_out)`` has
@@ -124,6 +125,20 @@ def _small_normal(scale=0.01, seed=None):
 def _unit_normal(scale=1.0, seed=None):
     """W = 1.0·N(0, 1), like torch.nn.init.normal_: tanh saturates (004)."""
     return keras.initializers.RandomNormal(stddev=scale, seed=seed)
+
+
+@INITIALIZERS.register("rbm")
+def _rbm(seed=None, **pretraining):
+    """W pre-trained layer by layer as RBMs, then fine-tuned by backprop (002).
+
+    The draw here is only the RBMs' starting point, 0.01·N(0, 1):
+    :func:`tfnn.runner.train` then pre-trains the hidden layers greedily
+    with contrastive divergence (:func:`tfnn.rbm.pretrain_model`, on
+    ``minmax`` inputs in [0, 1]) and copies the RBMs' weights in before
+    fine-tuning. ``pretraining`` (``epochs``, ``k``, ``learning_rate``,
+    ``batch_size``) is read by the runner, not by this initializer.
+    """
+    return keras.initializers.RandomNormal(stddev=0.01, seed=seed)
 
 
 INITIALIZERS.add("xavier_normal", XavierNormal)

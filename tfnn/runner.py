@@ -63,6 +63,7 @@ class RunResult:
     test_accuracy: float
     summary: Dict[str, Any]
     splits: tfnn_data.Splits
+    pretraining: Optional[list] = None  # RBM reconstruction errors
 
 
 def make_optimizer(train_config: TrainConfig, steps_per_epoch: int):
@@ -113,6 +114,9 @@ def train(model_config: ModelConfig = ModelConfig(),
     with strategy.scope(), dtype_policy(tc.mixed_precision):
         model = build_model(model_config)
         optimizer = make_optimizer(tc, steps)
+    pretraining = None
+    if model_config.initializer == "rbm":
+        pretraining = rbm_pretrain(model, model_config, splits)
     trainer = Trainer(model, optimizer,
                       from_logits=model_config.loss_from_logits, jit=tc.jit,
                       strategy=strategy, fast=tc.loop == "fast")
@@ -160,6 +164,7 @@ def train(model_config: ModelConfig = ModelConfig(),
         "preprocessor": splits.preprocessor.to_dict(),
         "dataset": splits.dataset,
         "initial_loss": initial,
+        "rbm_reconstruction_errors": pretraining,
         "overfit_check": overfit,
         "history": history.to_dict(),
         "test_loss": test_loss,
@@ -178,7 +183,25 @@ def train(model_config: ModelConfig = ModelConfig(),
         _write_json(os.path.join(out_dir, "summary.json"), summary)
         logger.info("wrote %s", out_dir)
     return RunResult(model, history, test_loss, test_accuracy, summary,
-                     splits)
+                     splits, pretraining)
+
+
+def rbm_pretrain(model, model_config: ModelConfig, splits):
+    """The ``rbm`` initializer (note 002): pre-train the hidden layers as
+    RBMs on the training images and copy the weights in, before backprop
+    fine-tuning. Returns the reconstruction errors per RBM and epoch."""
+    from tfnn import rbm
+
+    if splits.preprocessor.kind != "minmax":
+        raise ValueError(
+            "initializer 'rbm' needs inputs in [0, 1] (Bernoulli visible "
+            "units): use preprocessing 'minmax'. Received: "
+            f"{splits.preprocessor.kind!r}")
+    errors = rbm.pretrain_model(model, splits.x_train,
+                                **model_config.initializer_kwargs)
+    logger.info("RBM pre-training: reconstruction error %s",
+                [round(e[-1], 4) for e in errors])
+    return errors
 
 
 def save_model(model, path):

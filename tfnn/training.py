@@ -48,7 +48,7 @@ import tensorflow as tf
 from tfnn import data as tfnn_data
 from tfnn import optimizers as tfnn_optimizers
 from tfnn import schedules as tfnn_schedules
-from tfnn.config import ModelConfig
+from tfnn.config import ModelConfig, dataclass_from_dict
 
 logger = logging.getLogger(__name__)
 
@@ -127,14 +127,7 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, d: Dict[str, Any]) -> "TrainConfig":
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ValueError(
-                f"Unknown TrainConfig fields {unknown}; valid fields are "
-                f"{sorted(known)}"
-            )
-        return cls(**d)
+        return dataclass_from_dict(cls, d)
 
 
 # --------------------------------------------------------------------------
@@ -181,7 +174,7 @@ def compute_loss(model, out, y, from_logits=True):
     Outside a distribution strategy both are the plain mean and sum.
     """
     per_example = keras.losses.sparse_categorical_crossentropy(
-        y, tf.cast(out, tf.float32), from_logits=from_logits
+        y, _scores(out), from_logits=from_logits
     )
     loss = tf.nn.compute_average_loss(per_example)
     if model.losses:
@@ -214,10 +207,21 @@ def eval_step(model, x, y, from_logits=True):
     """Loss (data + L2) and correct count with ``training=False``."""
     out = model(x, training=False)
     per_example = keras.losses.sparse_categorical_crossentropy(
-        y, tf.cast(out, tf.float32), from_logits=from_logits
+        y, _scores(out), from_logits=from_logits
     )
     loss = tf.reduce_sum(per_example)
     return loss, _correct(out, y)
+
+
+def _scores(out):
+    """The model's output as the loss must see it, in float32.
+
+    Keras tags a sigmoid/softmax layer's output with the logits before it
+    (``_keras_logits``) and its cross-entropy silently uses those instead.
+    Note 000's sigmoid output must reach the loss as it is (PyTorch's
+    CrossEntropyLoss after nn.Sigmoid), so the tag is dropped here.
+    """
+    return tf.identity(tf.cast(out, tf.float32))
 
 
 def _correct(out, y):

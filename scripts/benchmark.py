@@ -1,0 +1,32 @@
+"""Training and serving speed of tfnn beside Keras fit and PyTorch.
+
+    python scripts/benchmark.py --out benchmark.json
+"""
+
+import argparse
+import json
+import logging
+
+from tfnn import benchmark
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--epochs", type=int, default=4)
+    p.add_argument("--cnn-epochs", type=int, default=2)
+    p.add_argument("--cnn-train", type=int, default=10_000)
+    p.add_argument("--no-time-to-accuracy", action="store_true")
+    p.add_argument("--serving-dir", default="saved_models/mnist")
+    p.add_argument("--out", default="benchmark.json")
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    report = benchmark.run(epochs=args.epochs, cnn_epochs=args.cnn_epochs,
+                           cnn_train=args.cnn_train,
+                           time_to_acc=not args.no_time_to_accuracy,
+                           serving_dir=args.serving_dir, out=args.out)
+    print(benchmark.format_report(report))
+    print(json.dumps({"seconds": report["seconds"]}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,75 @@
+"""The experiment registry, configs, CLI and gallery (each experiment's own
+claims are tested in test_experiments_a/b/c.py)."""
+
+import json
+
+import matplotlib
+import pytest
+
+from tfnn import experiments
+
+matplotlib.use("Agg")
+
+
+def test_registry_holds_all_16_experiments_of_the_notes():
+    assert len(experiments.names()) == 16
+    for number, name in enumerate(experiments.names(), 1):
+        module = experiments.get(name)
+        assert experiments.EXPERIMENTS[name] == number
+        for attr in ("TITLE", "CLAIM", "QUICK", "FULL", "run", "plot",
+                     "summarize"):
+            assert hasattr(module, attr), f"{name} lacks {attr}"
+        assert set(module.QUICK) == set(module.FULL), name
+        json.dumps(module.QUICK)  # configs are plain JSON values
+        json.dumps(module.FULL)
+
+
+def test_unknown_names_modes_and_keys_are_clear_errors():
+    with pytest.raises(ValueError, match="activation_histograms"):
+        experiments.get("histograms")
+    with pytest.raises(ValueError, match="quick"):
+        experiments.config("activations", "medium")
+    with pytest.raises(ValueError, match="points"):
+        experiments.config("activations", "quick", pointz=3)
+    assert experiments.config("activations", "quick", points=11)["points"] \
+        == 11
+
+
+def test_activations_experiment_claims(run_quick, experiment_dir):
+    result = run_quick("activations")
+    assert result["max_derivative"]["sigmoid"] == pytest.approx(0.25,
+                                                                abs=1e-3)
+    assert result["max_derivative"]["relu"] == 1.0
+    assert result["saturated_fraction"]["sigmoid"] > 0.1
+    assert (experiment_dir / "activations.png").exists()
+    loaded = json.loads((experiment_dir / "activations.json").read_text())
+    assert "holds" in experiments.get("activations").summarize(loaded)
+    fig = experiments.get("activations").plot(loaded)
+    assert fig._suptitle is not None
+    for ax in fig.axes:
+        assert ax.get_xlabel() and ax.get_ylabel() and ax.get_title()
+
+
+def test_cli_list_and_run(tmp_path, capsys):
+    from tfnn.cli import main
+
+    assert main(["experiment", "list"]) == 0
+    listed = capsys.readouterr().out
+    assert all(name in listed for name in experiments.names())
+    assert main(["experiment", "run", "activations", "--quick", "--out",
+                 str(tmp_path)]) == 0
+    assert (tmp_path / "activations.png").stat().st_size > 10_000
+    assert json.loads((tmp_path / "activations.json").read_text())["mode"] \
+        == "quick"
+
+
+def test_gallery_writes_sections_and_keeps_what_was_not_rerun(tmp_path):
+    from tfnn.gallery import write_gallery
+
+    path = write_gallery(str(tmp_path), mode="quick", only=["activations"])
+    text = open(path).read()
+    assert "## 1. Activation functions" in text
+    assert "figures/activations.png" in text and "Claim holds" in text
+    assert text.count("_not run yet_") == 15
+    again = open(write_gallery(str(tmp_path), mode="quick", only=[])).read()
+    assert "Claim holds" in again  # summarized from the saved JSON

@@ -1,0 +1,84 @@
+"""What the experiments share: data, one trainer, figure helpers."""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+from tfnn.config import ModelConfig
+from tfnn.training import History, TrainConfig
+
+
+@functools.lru_cache(maxsize=4)
+def mnist(preprocessing: str = "standardize", validation_size: int = 5000,
+          dataset: str = "mnist"):
+    """MNIST splits, loaded once per process (tfds, offline folder)."""
+    from tfnn import data
+
+    return data.load(dataset, preprocessing=preprocessing,
+                     validation_size=validation_size)
+
+
+def subset(splits, n_train=None, n_test=None):
+    """A copy of ``splits`` with the first ``n_train`` training and
+    ``n_test`` test examples (None keeps all)."""
+    import dataclasses
+
+    return dataclasses.replace(
+        splits,
+        x_train=splits.x_train[:n_train], y_train=splits.y_train[:n_train],
+        x_test=splits.x_test[:n_test], y_test=splits.y_test[:n_test],
+    )
+
+
+def train(model_config: ModelConfig, train_config: TrainConfig, splits):
+    """The one trainer every experiment uses (``tfnn.runner.train``).
+
+    Returns the :class:`~tfnn.runner.RunResult` (model, history, test
+    accuracy …); nothing is written to disk.
+    """
+    from tfnn.runner import train as run_train
+
+    return run_train(model_config, train_config, splits=splits,
+                     progress=False)
+
+
+def history_dict(history: History):
+    return history.to_dict()
+
+
+def figure(ncols=1, nrows=1, width=5.0, height=3.6, title=None):
+    """A matplotlib figure (Agg backend) with a grid of axes."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(nrows, ncols, figsize=(width * ncols,
+                                                    height * nrows),
+                             squeeze=False, constrained_layout=True)
+    if title:
+        fig.suptitle(title)
+    return fig, axes
+
+
+def ratio(a, b):
+    """a / b, with 0/0 = nan and x/0 = inf."""
+    a, b = float(a), float(b)
+    if b == 0:
+        return float("nan") if a == 0 else float("inf")
+    return a / b
+
+
+def percent(x):
+    return f"{100 * float(x):.2f} %"
+
+
+def seeds(n, base=0):
+    return [base + i for i in range(n)]
+
+
+def mean_std(values):
+    values = np.asarray(values, dtype=float)
+    return float(values.mean()), float(values.std())
