@@ -17,6 +17,7 @@ COMMANDS = {
     "train": "train a model on MNIST / Fashion-MNIST (custom loop or fit)",
     "evaluate": "accuracy and confusion matrix of a saved model on the test set",
     "experiment": "run the notes' experiments: figures and numbers",
+    "assignment": "note 003's assignment: MNIST accuracy stage by stage",
     "export": "export a trained model as a SavedModel for TensorFlow Serving",
     "verify": "check a SavedModel's accuracy on the real test set",
     "serve": "serve SavedModels over TensorFlow Serving's REST API",

@@ -27,6 +27,7 @@ class ModelConfig:
     hidden: Tuple[int, ...] = (256, 256)  # MLP hidden widths / CNN head
     filters: Tuple[int, ...] = (32, 64)  # CNN: conv blocks' channels
     kernel_size: int = 3  # CNN: conv kernel side
+    convs_per_block: int = 1  # CNN: Conv → BN → act repeated before a pool
     activation: str = "relu"  # a key of tfnn.activations.names()
     activation_kwargs: Dict[str, Any] = field(default_factory=dict)
     initializer: str = "he_normal"  # a key of tfnn.initializers.names()
@@ -38,6 +39,9 @@ class ModelConfig:
     dropout: float = 0.0  # rate of dropping a hidden unit (torch's p)
     input_dropout: float = 0.0  # rate of dropping an input pixel
     reg: float = 0.0  # L2: loss += reg · Σ W² over kernels (note 004)
+    # Data augmentation, in training only (inference passes images through):
+    augment_shift: float = 0.0  # random shift, a fraction of the side
+    augment_rotation: float = 0.0  # random rotation, up to ± degrees
     output: str = "logits"  # "logits", "softmax" or note 000's "sigmoid"
     input_shape: Tuple[int, ...] = (28, 28)
     num_classes: int = 10
@@ -56,6 +60,18 @@ class ModelConfig:
                     f"`{name}` is a drop probability in [0, 1). "
                     f"Received: {name}={rate}"
                 )
+        if not 0.0 <= self.augment_shift < 0.5:
+            raise ValueError(
+                "`augment_shift` is a fraction of the image side in "
+                f"[0, 0.5). Received: augment_shift={self.augment_shift}")
+        if not 0.0 <= self.augment_rotation <= 180.0:
+            raise ValueError(
+                "`augment_rotation` is in degrees, [0, 180]. Received: "
+                f"augment_rotation={self.augment_rotation}")
+        if self.convs_per_block < 1:
+            raise ValueError(
+                "`convs_per_block` must be >= 1. Received: "
+                f"convs_per_block={self.convs_per_block}")
         if self.reg < 0:
             raise ValueError(f"`reg` must be >= 0. Received: reg={self.reg}")
         if not 0.0 <= self.bn_momentum <= 1.0:
@@ -68,6 +84,11 @@ class ModelConfig:
                 "Layer widths must be positive. Received: "
                 f"hidden={self.hidden}, filters={self.filters}"
             )
+
+    @property
+    def augments(self) -> bool:
+        """Whether the model augments its training images."""
+        return self.augment_shift > 0 or self.augment_rotation > 0
 
     @property
     def loss_from_logits(self) -> bool:

@@ -167,6 +167,10 @@ def build_model(
     init = initializer if initializer is not None else config.initializer
     blocks = _Blocks(config, act, init)
     layers = [keras.Input(shape=config.input_shape, name="images")]
+    side = int(round(math.sqrt(math.prod(config.input_shape))))
+    if config.augments:
+        layers.append(keras.layers.Reshape((side, side, 1), name="to_nhwc"))
+        layers += augmentation_layers(config)
     if config.arch == "mlp":
         layers.append(keras.layers.Flatten(name="flatten"))
         if config.input_dropout > 0:
@@ -174,8 +178,9 @@ def build_model(
                 keras.layers.Dropout(config.input_dropout, name="dropout_in")
             )
     else:
-        side = int(round(math.sqrt(math.prod(config.input_shape))))
-        layers.append(keras.layers.Reshape((side, side, 1), name="to_nhwc"))
+        if not config.augments:
+            layers.append(
+                keras.layers.Reshape((side, side, 1), name="to_nhwc"))
         if config.input_dropout > 0:
             layers.append(
                 keras.layers.Dropout(config.input_dropout, name="dropout_in")
@@ -194,13 +199,33 @@ def build_model(
                 and "shared_axes" not in config.activation_kwargs
                 else None
             )
-            layers += blocks.block(conv, filters, act_kwargs=shared)
+            for _ in range(config.convs_per_block):
+                layers += blocks.block(conv, filters, act_kwargs=shared)
             layers.append(
                 keras.layers.MaxPooling2D(2, name=f"pool_{blocks.index - 1}")
             )
         layers.append(keras.layers.Flatten(name="flatten"))
     layers = blocks.head(layers)
     return keras.Sequential(layers, name=name or config.arch)
+
+
+def augmentation_layers(config: ModelConfig) -> list:
+    """Random shifts and rotations of the training images (note 003's
+    assignment: more data for free). Keras's random image layers transform
+    in training only; at inference (and in an export) they pass the images
+    through. Uncovered pixels repeat the nearest edge pixel, the background
+    whatever the preprocessing made of it."""
+    seed = config.initializer_kwargs.get("seed")
+    layers = []
+    if config.augment_shift > 0:
+        layers.append(keras.layers.RandomTranslation(
+            config.augment_shift, config.augment_shift, fill_mode="nearest",
+            seed=seed, name="random_shift"))
+    if config.augment_rotation > 0:
+        layers.append(keras.layers.RandomRotation(
+            config.augment_rotation / 360.0, fill_mode="nearest",
+            seed=None if seed is None else seed + 1, name="random_rotation"))
+    return layers
 
 
 def build_mlp(

@@ -679,10 +679,13 @@ def fast_path_jit(model) -> bool:
     under XLA:CPU every iteration of a ``while_loop`` paid for the whole
     training tensor it gathers from (time per step grew with the set's size:
     ~170 examples/s at 16k examples) while the plain graph loop gathers in
-    O(batch) and runs at ~40k examples/s.
+    O(batch) and runs at ~40k examples/s. Models that augment their images
+    are not compiled either: XLA has no kernel for the image transform
+    (``ImageProjectiveTransformV3``) of Keras's random shift and rotation.
     """
-    return not any(isinstance(layer, keras.layers.Conv2D)
-                   for layer in model.layers)
+    not_for_xla = (keras.layers.Conv2D, keras.layers.RandomTranslation,
+                   keras.layers.RandomRotation)
+    return not any(isinstance(layer, not_for_xla) for layer in model.layers)
 
 
 def _batch_len(xb) -> int:

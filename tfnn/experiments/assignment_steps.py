@@ -25,10 +25,9 @@ validation and test accuracies are means ± std over the seeds.
 
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 
+from tfnn.assignment import JOURNEY, run_stages, stage_configs
 from tfnn.experiments import _common
 from tfnn.experiments._common import figure
 
@@ -39,22 +38,13 @@ CLAIM = ("A suitable activation (ReLU), weight initialization (He), "
          "MNIST accuracy step by step over the sigmoid baseline (notes 000, "
          "003).")
 
-# (name, ModelConfig overrides, TrainConfig overrides): cumulative.
+# (name, ModelConfig overrides, TrainConfig overrides): cumulative. The
+# first nine stages of the assignment's journey (tfnn.assignment), then a
+# small CNN with BN.
 STAGES = [
-    ("baseline",
-     {"arch": "mlp", "hidden": [64], "activation": "sigmoid",
-      "initializer": "small_normal", "output": "sigmoid",
-      "batch_norm": False, "dropout": 0.0},
-     {"optimizer": "sgd", "learning_rate": 0.01, "batch_size": 32,
-      "schedule": "constant"}),
-    ("relu", {"activation": "relu"}, {}),
-    ("he_init", {"initializer": "he_normal"}, {}),
-    ("adam", {}, {"optimizer": "adam", "learning_rate": 1e-3}),
-    ("logits_output", {"output": "logits"}, {}),
-    ("wider_deeper", {"hidden": [256, 256]}, {}),
-    ("batch_norm", {"batch_norm": True}, {}),
-    ("dropout", {"dropout": 0.2}, {}),
-    ("cosine_lr", {}, {"schedule": "cosine"}),
+    *[stage for stage in JOURNEY if stage[0] in (
+        "baseline", "relu", "he_init", "adam", "logits_output",
+        "wider_deeper", "batch_norm", "dropout", "cosine_lr")],
     ("cnn_bn", {"arch": "cnn", "filters": [32, 64], "hidden": [128]}, {}),
 ]
 STAGE_NAMES = [name for name, _, _ in STAGES]
@@ -74,74 +64,14 @@ FULL = dict(QUICK, epochs=3, n_train=20000, n_val=5000, n_test=10000,
 def configs(stages=STAGES, epochs=1, seed=0):
     """``[(name, ModelConfig, TrainConfig)]``: each stage's overrides
     applied on top of all earlier ones."""
-    from tfnn.config import ModelConfig
-    from tfnn.training import TrainConfig
-
-    model, train, out = {}, {}, []
-    for name, model_changes, train_changes in stages:
-        model.update(model_changes)
-        train.update(train_changes)
-        mc = ModelConfig(**model, initializer_kwargs={"seed": seed})
-        tc = TrainConfig(**train, epochs=epochs, seed=seed)
-        out.append((name, mc, tc))
-    return out
-
-
-def _splits(config):
-    s = _common.subset(_common.mnist(), config["n_train"], config["n_test"])
-    n_val = config["n_val"]
-    return dataclasses.replace(s, x_val=s.x_val[:n_val],
-                               y_val=s.y_val[:n_val])
+    return stage_configs(stages, epochs, seed)
 
 
 def run(config):
-    splits = _splits(config)
-    wanted = set(config["stages"])
-    unknown = sorted(wanted - set(STAGE_NAMES))
-    if unknown:
-        raise ValueError(f"Unknown stages {unknown}; choose from "
-                         f"{STAGE_NAMES}")
-    stages = {}
-    for seed in config["seeds"]:
-        for name, mc, tc in configs(STAGES, config["epochs"], seed):
-            if name not in wanted:
-                continue
-            result = _common.train(mc, tc, splits)
-            h = result.history
-            entry = stages.setdefault(name, {
-                "val_accuracy": [], "test_accuracy": [], "train_accuracy": [],
-                "val_curve": [], "parameters": result.summary["parameters"],
-            })
-            entry["val_accuracy"].append(float(h.val_accuracy[-1]))
-            entry["test_accuracy"].append(float(result.test_accuracy))
-            entry["train_accuracy"].append(float(h.accuracy[-1]))
-            entry["val_curve"].append(list(h.val_accuracy))
-    order = [n for n in STAGE_NAMES if n in stages]
-    table = []
-    prev = None
-    for name in order:
-        e = stages[name]
-        row = {"name": name, "parameters": e["parameters"]}
-        for key in ("val_accuracy", "test_accuracy", "train_accuracy"):
-            row[key] = e[key]
-            row[key + "_mean"], row[key + "_std"] = _common.mean_std(e[key])
-        row["val_curve"] = e["val_curve"]
-        row["val_gain"] = (0.0 if prev is None else
-                           row["val_accuracy_mean"] - prev["val_accuracy_mean"])
-        row["test_gain"] = (0.0 if prev is None else
-                            row["test_accuracy_mean"]
-                            - prev["test_accuracy_mean"])
-        row["model_changes"], row["train_changes"] = _changes(name)
-        table.append(row)
-        prev = row
-    return {"stages": table,
-            "baseline_test": table[0]["test_accuracy_mean"],
-            "final_test": table[-1]["test_accuracy_mean"]}
-
-
-def _changes(name):
-    """(ModelConfig overrides, TrainConfig overrides) of stage ``name``."""
-    return {n: (m, t) for n, m, t in STAGES}[name]
+    rows, _ = run_stages(STAGES, config)
+    return {"stages": rows,
+            "baseline_test": rows[0]["test_accuracy_mean"],
+            "final_test": rows[-1]["test_accuracy_mean"]}
 
 
 def plot(result):

@@ -1,0 +1,13 @@
+"""Note 003's assignment: MNIST accuracy, one change at a time — the same
+as ``tfnn assignment``.
+
+    python scripts/mnist_accuracy.py --export        # full run, ~1 h here
+    python scripts/mnist_accuracy.py --quick --docs /tmp/a
+"""
+
+import sys
+
+from tfnn.cli import main
+
+if __name__ == "__main__":
+    sys.exit(main(["assignment", *sys.argv[1:]]))

@@ -1,0 +1,189 @@
+"""Note 003's assignment (tfnn.assignment): stages, augmentation, ensembles,
+the report, and the committed record models on the real test set."""
+
+import glob
+import json
+import os
+
+import numpy as np
+import pytest
+
+from tfnn import assignment
+from tfnn.config import ModelConfig
+from tfnn.models import build_model
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+# -- augmentation -------------------------------------------------------------
+
+
+def test_augmentation_moves_training_images_and_passes_inference_through():
+    from tfnn.training import fast_path_jit
+
+    cfg = ModelConfig(hidden=(16,), augment_shift=0.1, augment_rotation=10,
+                      initializer_kwargs={"seed": 3})
+    model = build_model(cfg)
+    plain = build_model(cfg.replace(augment_shift=0.0, augment_rotation=0.0))
+    plain.set_weights(model.get_weights())
+    rng = np.random.default_rng(0)
+    x = np.zeros((64, 28, 28), np.float32)
+    x[:, 10:18, 10:18] = rng.random((64, 8, 8))  # a blob away from the edges
+    np.testing.assert_array_equal(model(x, training=False).numpy(),
+                                  plain(x, training=False).numpy())
+    shift = model.get_layer("random_shift")
+    moved = shift(x[..., None], training=True).numpy()[..., 0]
+    assert np.mean(np.abs(moved - x).sum(axis=(1, 2)) > 1e-3) > 0.9
+    # A translation keeps the blob whole: same pixel mass (nearest fill
+    # repeats the zero background).
+    np.testing.assert_allclose(moved.sum(axis=(1, 2)), x.sum(axis=(1, 2)),
+                               rtol=0.05)
+    # XLA has no kernel for the image transform: the fast path must not
+    # compile an augmenting model's step.
+    assert fast_path_jit(model) is False and fast_path_jit(plain) is True
+
+
+def test_config_rejects_bad_augmentation():
+    with pytest.raises(ValueError, match="augment_shift"):
+        ModelConfig(augment_shift=0.7)
+    with pytest.raises(ValueError, match="convs_per_block"):
+        ModelConfig(convs_per_block=0)
+
+
+def test_convs_per_block_stacks_convolutions():
+    model = build_model(ModelConfig(arch="cnn", filters=(4, 8), hidden=(8,),
+                                    convs_per_block=2, batch_norm=True))
+    convs = [layer for layer in model.layers if "linear" in layer.name
+             and len(layer.get_weights()[0].shape) == 4]
+    assert [c.get_weights()[0].shape[-1] for c in convs] == [4, 4, 8, 8]
+
+
+# -- the journey --------------------------------------------------------------
+
+
+def test_every_stage_changes_exactly_its_overrides():
+    built = assignment.stage_configs(epochs=2, seed=5)
+    assert [n for n, _, _ in built] == assignment.JOURNEY_NAMES
+    assert set(assignment.WHY) >= set(assignment.JOURNEY_NAMES)
+    for (name, m_changes, t_changes), prev, cur in zip(
+            assignment.JOURNEY[1:], built, built[1:]):
+        m0, m1 = prev[1].to_dict(), cur[1].to_dict()
+        t0, t1 = prev[2].to_dict(), cur[2].to_dict()
+        changed = {k for k in m1 if m1[k] != m0[k]} | {
+            k for k in t1 if t1[k] != t0[k]}
+        expected = set(m_changes) | set(t_changes)
+        if "epochs_factor" in expected:
+            expected = expected - {"epochs_factor"} | {"epochs"}
+        # Only what the stage names changes (a named value may equal the
+        # default, e.g. the cnn's filters).
+        assert changed and changed <= expected, name
+    by_name = {n: (m, t) for n, m, t in built}
+    assert by_name["cosine_lr"][1].epochs == 2
+    assert by_name["longer"][1].epochs == 6
+    assert by_name["cnn"][1].epochs == 6  # the budget carries on
+    assert by_name["cnn"][0].augments  # and so does the augmentation
+    assert all(m.initializer_kwargs == {"seed": 5} and t.seed == 5
+               for _, m, t in built)
+
+
+def test_ensemble_model_outputs_log_of_the_mean_softmax():
+    import tensorflow as tf
+
+    members = [build_model(ModelConfig(hidden=(8,),
+                                       initializer_kwargs={"seed": s}))
+               for s in (0, 1, 2)]
+    x = np.random.default_rng(1).normal(size=(50, 28, 28)).astype("float32")
+    ens = assignment.ensemble_model(members)
+    expected = np.mean([tf.nn.softmax(m(x)).numpy() for m in members], 0)
+    np.testing.assert_allclose(tf.nn.softmax(ens(x)).numpy(), expected,
+                               atol=1e-6)
+    np.testing.assert_allclose(assignment.probabilities(ens, x), expected,
+                               atol=1e-6)
+
+
+@pytest.fixture(scope="module")
+def quick_journey(mnist):
+    return assignment.run(dict(assignment.QUICK), splits=mnist)
+
+
+def test_quick_journey_trains_every_stage(quick_journey):
+    result = quick_journey
+    rows = result["stages"]
+    assert [r["name"] for r in rows] == assignment.JOURNEY_NAMES
+    for r in rows:
+        assert len(r["test_accuracy"]) == len(assignment.QUICK["seeds"])
+        assert 0.0 <= r["test_accuracy_mean"] <= 1.0
+        assert r["parameters"] > 0 and r["seconds_mean"] > 0
+    gains = [r["test_gain"] for r in rows[1:]]
+    np.testing.assert_allclose(
+        np.cumsum(gains), [r["test_accuracy_mean"] - rows[0][
+            "test_accuracy_mean"] for r in rows[1:]], atol=1e-9)
+    # One epoch on 2,000 images: note 000's sigmoid net (W = 0.01·N(0,1),
+    # SGD 0.01) has barely left chance; the later stages are far above it.
+    assert rows[0]["test_accuracy_mean"] < 0.5
+    assert rows[-1]["test_accuracy_mean"] > rows[0]["test_accuracy_mean"] + 0.3
+    assert set(result["records"]) == {"mlp", "cnn"}
+
+
+def test_best_model_errors_are_consistent(quick_journey):
+    best = quick_journey["best"]
+    cm = np.asarray(best["confusion"])
+    n = quick_journey["n_test"]
+    assert cm.sum() == n
+    assert np.trace(cm) == n - len(best["misclassified"])
+    assert best["test_accuracy"] == pytest.approx(np.trace(cm) / n)
+    labels = quick_journey["splits"].y_test
+    for idx, pred in zip(best["misclassified"], best["predicted"]):
+        assert labels[idx] != pred
+    assert all(0 < p <= 1 for p in best["probability"])
+
+
+def test_report_has_every_stage_and_figure(quick_journey, tmp_path):
+    path = assignment.write_report(quick_journey, str(tmp_path), "cmd")
+    text = open(path).read()
+    for name in assignment.JOURNEY_NAMES:
+        assert f"| {name} |" in text
+    for png in ("stages", "confusion", "misclassified"):
+        f = tmp_path / "assignment" / f"{png}.png"
+        assert f.stat().st_size > 10_000
+    saved = json.load(open(tmp_path / "assignment" / "assignment.json"))
+    assert saved["best"]["confusion"] == quick_journey["best"]["confusion"]
+
+
+def test_ensemble_row_and_record_export(mnist, tmp_path):
+    from tfnn.export import verify
+
+    config = dict(assignment.QUICK, stages=["baseline", "relu"],
+                  seeds=[0, 1], ensembles=["relu"], n_test=None)
+    result = assignment.run(config, splits=mnist)
+    (row,) = result["ensembles"]
+    assert row["name"] == "ensemble of relu" and row["members"] == 2
+    assert set(result["records"]) == {"mlp"}
+    exports = assignment.export_records(result, str(tmp_path))
+    # Published only if the SavedModel predicted exactly what the in-memory
+    # model predicts on all 10,000 test images; verify scores it again
+    # from the SavedModel alone.
+    checked = verify(exports["mlp"]["path"], model=result["models"]["mlp"])
+    assert checked["n"] == 10_000
+    assert checked["accuracy"] == exports["mlp"]["test_accuracy"]
+    assert checked["accuracy"] == pytest.approx(
+        result["records"]["mlp"]["test_accuracy"], abs=1e-12)
+
+
+# -- the committed records -----------------------------------------------------
+
+
+RECORDS = sorted(glob.glob(os.path.join(ROOT, "saved_models",
+                                        "mnist_*_record", "*")))
+
+
+@pytest.mark.parametrize("version_dir", RECORDS,
+                         ids=[os.path.relpath(p, ROOT) for p in RECORDS])
+def test_committed_record_scores_its_recorded_accuracy(version_dir,
+                                                       mnist_raw):
+    from tfnn.export import verify
+
+    meta = json.load(open(os.path.join(version_dir, "metadata.json")))
+    result = verify(version_dir)  # tf.saved_model.load only
+    assert result["n"] == 10_000
+    assert result["accuracy"] == meta["test_accuracy"]

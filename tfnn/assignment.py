@@ -1,0 +1,573 @@
+"""Note 003's assignment: MNIST test accuracy as far as it goes, step by step.
+
+Note 003 (Unit 06, 과제): "train on MNIST with a suitable activation, weight
+initialization, optimizer … to push the accuracy as high as possible,
+showing the process". The journey starts from note 000's network and
+changes ONE thing per stage (:data:`JOURNEY`), each stage on top of all the
+earlier ones:
+
+    baseline .. cosine_lr   the ten stages of experiment 16 (ReLU, He init,
+                            Adam, logits, 256-256, BN, dropout, cosine lr)
+    wider                   784-800-800-10 (Simard et al.'s 800 units)
+    augment                 random shifts (±10 % of the side) and rotations
+                            (±10°) of the training images, training only
+    longer                  3× the epochs: augmented data keeps giving
+    cnn                     [Conv3×3 → BN → ReLU → MaxPool]×2 (16, 32
+                            channels) → Dense 128 → BN → ReLU → dropout
+    cnn_wider               32, 64 channels
+    cnn_deeper              two convolutions per block (VGG-style)
+
+then an ensemble (the mean of the seeds' softmax outputs) for the last MLP
+stage and the last CNN stage: p̄(y|x) = (1/S) Σ_s softmax(z_s(x)).
+
+Every choice is made on the validation split (5,000 images held out of the
+training set); the test set (10,000 images) is only reported. Every stage
+runs with several seeds, so a gain comes with its spread (mean ± std).
+
+:func:`run_stages` is the engine (experiment 16 uses it too);
+:func:`run` runs the journey in ``quick`` or ``full`` mode,
+:func:`write_report` writes ``docs/assignment.md`` with its figures and
+:func:`export_records` exports the best MLP and the best CNN (by validation
+accuracy) through the serving path, scored on the real test set.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+import time
+
+import numpy as np
+
+logger = logging.getLogger(__name__)
+
+# (name, ModelConfig overrides, TrainConfig overrides): cumulative.
+JOURNEY = [
+    ("baseline",
+     {"arch": "mlp", "hidden": [64], "activation": "sigmoid",
+      "initializer": "small_normal", "output": "sigmoid",
+      "batch_norm": False, "dropout": 0.0},
+     {"optimizer": "sgd", "learning_rate": 0.01, "batch_size": 32,
+      "schedule": "constant"}),
+    ("relu", {"activation": "relu"}, {}),
+    ("he_init", {"initializer": "he_normal"}, {}),
+    ("adam", {}, {"optimizer": "adam", "learning_rate": 1e-3}),
+    ("logits_output", {"output": "logits"}, {}),
+    ("wider_deeper", {"hidden": [256, 256]}, {}),
+    ("batch_norm", {"batch_norm": True}, {}),
+    ("dropout", {"dropout": 0.2}, {}),
+    ("cosine_lr", {}, {"schedule": "cosine"}),
+    ("wider", {"hidden": [800, 800]}, {}),
+    ("augment", {"augment_shift": 0.1, "augment_rotation": 10.0}, {}),
+    ("longer", {}, {"epochs_factor": 3}),
+    ("cnn", {"arch": "cnn", "filters": [16, 32], "hidden": [128]}, {}),
+    ("cnn_wider", {"filters": [32, 64]}, {}),
+    ("cnn_deeper", {"convs_per_block": 2}, {}),
+]
+JOURNEY_NAMES = [name for name, _, _ in JOURNEY]
+
+# What each stage is, and the note it comes from (the report's table).
+WHY = {
+    "baseline": "note 000: 784-64-10, sigmoid units and output, "
+                "W = 0.01·N(0,1), SGD lr 0.01, batch 32",
+    "relu": "f(x) = max(0, x) (notes 000, 003)",
+    "he_init": "W ~ N(0, 2/fan_in) (notes 001-003)",
+    "adam": "Adam, lr 1e-3 (notes 001, 003)",
+    "logits_output": "softmax cross-entropy on logits, no output sigmoid "
+                     "(note 002)",
+    "wider_deeper": "784-256-256-10 (note 003)",
+    "batch_norm": "Linear → BN → ReLU (notes 002-004)",
+    "dropout": "dropout 0.2 after every hidden block (note 002)",
+    "cosine_lr": "lr_t = lr·½(1 + cos(πt/T)) (note 001: lr decay)",
+    "wider": "784-800-800-10",
+    "augment": "random shifts ±10 % and rotations ±10° in training",
+    "longer": "3× the epochs",
+    "cnn": "[Conv3×3 → BN → ReLU → MaxPool]×2 (16, 32) → Dense 128",
+    "cnn_wider": "32, 64 channels",
+    "cnn_deeper": "two Conv3×3 → BN → ReLU per block",
+    "ensemble": "mean of the seeds' softmax outputs",
+}
+
+QUICK = {
+    "stages": JOURNEY_NAMES,
+    "epochs": 1,
+    "n_train": 2000,
+    "n_val": 1000,
+    "n_test": 2000,
+    "seeds": [0],
+    "ensembles": ["longer", "cnn", "cnn_deeper"],
+}
+# The full run: every stage up to cnn. On this 2-core CPU a cnn epoch takes
+# ~25 s, cnn_wider's ~90 s and cnn_deeper's ~5x that: 3 seeds x 12 epochs of
+# those are hours; name them with --stages on a bigger machine.
+FULL = dict(QUICK, stages=JOURNEY_NAMES[:-2], epochs=4, n_train=None,
+            n_val=None, n_test=None, seeds=[0, 1, 2],
+            ensembles=["longer", "cnn"])
+MODES = {"quick": QUICK, "full": FULL}
+
+
+def stage_configs(stages=JOURNEY, epochs=1, seed=0):
+    """``[(name, ModelConfig, TrainConfig)]``: each stage's overrides applied
+    on top of all earlier ones. A stage's ``epochs_factor`` multiplies
+    ``epochs`` (from then on)."""
+    from tfnn.config import ModelConfig
+    from tfnn.training import TrainConfig
+
+    model, train, out = {}, {}, []
+    factor = 1
+    for name, model_changes, train_changes in stages:
+        model.update(model_changes)
+        train_changes = dict(train_changes)
+        factor *= train_changes.pop("epochs_factor", 1)
+        train.update(train_changes)
+        mc = ModelConfig(**model, initializer_kwargs={"seed": seed})
+        tc = TrainConfig(**train, epochs=epochs * factor, seed=seed)
+        out.append((name, mc, tc))
+    return out
+
+
+def splits_for(config, splits=None):
+    """MNIST (standardized with the training set's statistics) cut to the
+    config's ``n_train`` / ``n_val`` / ``n_test`` (None keeps all)."""
+    from tfnn.experiments import _common
+
+    s = _common.subset(splits or _common.mnist(), config["n_train"],
+                       config["n_test"])
+    return dataclasses.replace(s, x_val=s.x_val[:config["n_val"]],
+                               y_val=s.y_val[:config["n_val"]])
+
+
+def probabilities(model, x, batch_size=2000) -> np.ndarray:
+    """softmax of ``model``'s output (logits, or note 000's sigmoid scores
+    trained as logits) in inference mode; ``(n, classes)``."""
+    import tensorflow as tf
+
+    out = [tf.nn.softmax(tf.cast(model(x[i:i + batch_size], training=False),
+                                 tf.float32)).numpy()
+           for i in range(0, len(x), batch_size)]
+    return np.concatenate(out)
+
+
+def ensemble_model(models, name="ensemble"):
+    """One Keras model whose output is log p̄ with p̄ = mean_s softmax(z_s):
+    softmax of that output is p̄ again (p̄ sums to 1), so the export's
+    ``probabilities`` are the ensemble's and ``classes`` its argmax."""
+    import keras
+
+    inputs = keras.Input(shape=models[0].input_shape[1:], name="images")
+    for i, m in enumerate(models):
+        # A functional model needs unique names: the seeds' models of one
+        # stage share theirs ("mlp"), so they are renamed (member_<i>_…).
+        if not m.name.startswith("member_"):
+            m.name = f"member_{i}_{m.name}"
+    probs = [keras.ops.softmax(m(inputs)) for m in models]
+    mean = probs[0] if len(probs) == 1 else keras.layers.Average()(probs)
+    log_p = keras.ops.log(keras.ops.maximum(mean, 1e-12))
+    return keras.Model(inputs, log_p, name=name)
+
+
+def _mean_std(values):
+    v = np.asarray(values, dtype=float)
+    return float(v.mean()), float(v.std(ddof=1)) if len(v) > 1 else 0.0
+
+
+def run_stages(stages, config, splits=None, keep=()):
+    """Train every stage of ``stages`` (cumulative overrides) for each of
+    ``config["seeds"]``; the stages named in ``keep`` keep their trained
+    models (for ensembles and records).
+
+    Returns ``(rows, kept)``: one row per stage (config, accuracies per seed
+    with mean ± std, gains over the stage before, training seconds) and
+    ``{stage: [(seed, model), …]}``.
+    """
+    from tfnn.experiments import _common
+
+    splits = splits_for(config, splits)
+    names = [n for n, _, _ in stages]
+    wanted = config.get("stages", names)
+    unknown = sorted(set(wanted) - set(names))
+    if unknown:
+        raise ValueError(f"Unknown stages {unknown}; choose from {names}")
+    entries, kept = {}, {}
+    for seed in config["seeds"]:
+        for name, mc, tc in stage_configs(stages, config["epochs"], seed):
+            if name not in wanted:
+                continue
+            logger.info("stage %s, seed %d: %d epochs", name, seed, tc.epochs)
+            result = _common.train(mc, tc, splits)
+            h = result.history
+            e = entries.setdefault(name, {
+                "val_accuracy": [], "test_accuracy": [], "train_accuracy": [],
+                "val_curve": [], "seconds": [],
+                "parameters": result.summary["parameters"],
+                "model_config": mc.to_dict(), "epochs": tc.epochs,
+                "train_config": tc.to_dict()})
+            e["val_accuracy"].append(float(h.val_accuracy[-1]))
+            e["test_accuracy"].append(float(result.test_accuracy))
+            e["train_accuracy"].append(float(h.accuracy[-1]))
+            e["val_curve"].append([float(v) for v in h.val_accuracy])
+            e["seconds"].append(float(result.summary["train_seconds"]))
+            if name in keep:
+                kept.setdefault(name, []).append((seed, result.model))
+    rows, prev = [], None
+    changes = {n: (m, t) for n, m, t in stages}
+    for name in [n for n in names if n in entries]:
+        e = entries[name]
+        row = {"name": name, **e}
+        for key in ("val_accuracy", "test_accuracy", "train_accuracy",
+                    "seconds"):
+            row[key + "_mean"], row[key + "_std"] = _mean_std(e[key])
+        for key in ("val", "test"):
+            row[key + "_gain"] = (
+                0.0 if prev is None else
+                row[key + "_accuracy_mean"] - prev[key + "_accuracy_mean"])
+        row["model_changes"], row["train_changes"] = changes[name]
+        rows.append(row)
+        prev = row
+    return rows, kept
+
+
+def run(config=None, mode="quick", splits=None):
+    """The journey of :data:`JOURNEY` (``mode`` "quick" or "full", or an
+    explicit ``config``), with the ensembles and the best model's errors.
+
+    Returns a dict: ``config``, ``stages`` (rows of :func:`run_stages`),
+    ``ensembles`` (rows), ``best`` (the stage or ensemble with the highest
+    validation accuracy: its test predictions, confusion matrix and
+    misclassified indices) and ``models`` ({"mlp"|"cnn": the best model of
+    that kind by validation accuracy}, not JSON: see :func:`to_json`).
+    """
+    from tfnn.experiments import _common
+
+    if config is None:
+        if mode not in MODES:
+            raise ValueError(f"Unknown mode {mode!r}; choose from "
+                             f"{sorted(MODES)}")
+        config = dict(MODES[mode])
+    splits = splits_for(config, splits)
+    t0 = time.perf_counter()
+    keep = set(config.get("ensembles", ())) | set(config.get("stages",
+                                                             JOURNEY_NAMES))
+    rows, kept = run_stages(JOURNEY, config, splits, keep=keep)
+    by_name = {r["name"]: r for r in rows}
+
+    # Candidates: every seed's model of every stage, and the ensembles.
+    candidates = []  # (label, arch, model, val_probs, test_probs)
+    for name, members in kept.items():
+        arch = by_name[name]["model_config"]["arch"]
+        for seed, model in members:
+            candidates.append((
+                f"{name} (seed {seed})", arch, model,
+                probabilities(model, splits.x_val),
+                probabilities(model, splits.x_test)))
+    ensembles = []
+    for name in config.get("ensembles", ()):
+        if name not in kept or len(kept[name]) < 2:
+            continue
+        members = [c for c in candidates if c[0].startswith(f"{name} (")]
+        val_p = np.mean([c[3] for c in members], axis=0)
+        test_p = np.mean([c[4] for c in members], axis=0)
+        model = ensemble_model([c[2] for c in members],
+                               name=f"ensemble_{name}")
+        row = {"name": f"ensemble of {name}", "members": len(members),
+               "arch": members[0][1],
+               "val_accuracy": float(np.mean(
+                   val_p.argmax(1) == splits.y_val)),
+               "test_accuracy": float(np.mean(
+                   test_p.argmax(1) == splits.y_test)),
+               "parameters": int(model.count_params())}
+        ensembles.append(row)
+        candidates.append((row["name"], row["arch"], model, val_p, test_p))
+
+    def val_acc(c):
+        return float(np.mean(c[3].argmax(1) == splits.y_val))
+
+    models, records = {}, {}
+    for arch in ("mlp", "cnn"):
+        of_arch = [c for c in candidates if c[1] == arch]
+        if of_arch:
+            best = max(of_arch, key=val_acc)
+            models[arch] = best[2]
+            records[arch] = {
+                "label": best[0], "val_accuracy": val_acc(best),
+                "test_accuracy": float(np.mean(
+                    best[4].argmax(1) == splits.y_test))}
+    best = max(candidates, key=val_acc)
+    predicted = best[4].argmax(1)
+    wrong = np.flatnonzero(predicted != splits.y_test)
+    confusion = np.zeros((splits.num_classes,) * 2, dtype=np.int64)
+    np.add.at(confusion, (splits.y_test, predicted), 1)
+    return {
+        "config": config,
+        "stages": rows,
+        "ensembles": ensembles,
+        "records": records,
+        "best": {"label": best[0], "val_accuracy": val_acc(best),
+                 "test_accuracy": float(np.mean(predicted == splits.y_test)),
+                 "confusion": confusion.tolist(),
+                 "misclassified": wrong.tolist(),
+                 "predicted": predicted[wrong].tolist(),
+                 "probability": best[4][wrong, predicted[wrong]].tolist()},
+        "n_train": int(len(splits.x_train)), "n_val": int(len(splits.x_val)),
+        "n_test": int(len(splits.x_test)),
+        "seconds": time.perf_counter() - t0,
+        "models": models,
+        "splits": splits,
+        "mode": "full" if config.get("n_train") is None else "quick",
+        "percent": _common.percent,
+    }
+
+
+def to_json(result) -> dict:
+    """The JSON-safe part of :func:`run`'s result."""
+    return {k: v for k, v in result.items()
+            if k not in ("models", "splits", "percent")}
+
+
+# --------------------------------------------------------------------------
+# Figures
+# --------------------------------------------------------------------------
+
+
+def plot_stages(result):
+    """Accuracy by stage (mean ± std over seeds) and the ensembles."""
+    from tfnn.experiments._common import figure
+
+    rows = result["stages"]
+    names = [r["name"] for r in rows] + [e["name"] for e in
+                                         result["ensembles"]]
+    x = np.arange(len(names))
+    fig, axes = figure(ncols=2, width=6.2, height=4.4,
+                       title="Note 003's assignment: MNIST, one change at a "
+                       "time")
+    ax = axes[0, 0]
+    for key, label, color, dx in (("val", "validation", "C0", -0.1),
+                                  ("test", "test", "C1", 0.1)):
+        mean = [100 * r[f"{key}_accuracy_mean"] for r in rows]
+        std = [100 * r[f"{key}_accuracy_std"] for r in rows]
+        ax.errorbar(x[:len(rows)] + dx, mean, yerr=std, fmt="o-",
+                    color=color, capsize=3, label=f"{label} (mean ± std)")
+        ens = [100 * e[f"{key}_accuracy"] for e in result["ensembles"]]
+        ax.plot(x[len(rows):] + dx, ens, "*", color=color, ms=11)
+    ax.set(ylabel="accuracy (%)", title="Accuracy by stage", ylim=(0, 101))
+    ax.legend(fontsize=8, loc="lower right")
+    ax = axes[0, 1]
+    err = [100 * (1 - r["test_accuracy_mean"]) for r in rows]
+    std = [100 * r["test_accuracy_std"] for r in rows]
+    ax.errorbar(x[:len(rows)], err, yerr=std, fmt="s-", color="C3",
+                capsize=3, label="test error, mean ± std over seeds")
+    ens = [100 * (1 - e["test_accuracy"]) for e in result["ensembles"]]
+    ax.plot(x[len(rows):], ens, "*", color="C3", ms=11, label="ensemble")
+    for xi, e in zip(x, err + ens):
+        ax.annotate(f"{e:.2f}", (xi, e), textcoords="offset points",
+                    xytext=(0, 7), ha="center", fontsize=7)
+    for target, label in ((1.2, "MLP goal 98.8 %"), (0.4, "CNN goal 99.6 %")):
+        ax.axhline(target, color="gray", ls=":", lw=1)
+        ax.annotate(label, (0, target), fontsize=7, color="gray",
+                    xytext=(0, 2), textcoords="offset points")
+    ax.set(yscale="log", ylabel="test error (%), log scale",
+           title="Test error by stage")
+    ax.legend(fontsize=8)
+    for ax in axes[0]:
+        ax.set_xticks(x, names, rotation=45, ha="right", fontsize=8)
+        ax.grid(alpha=0.3)
+    return fig
+
+
+def plot_confusion(result):
+    from tfnn.experiments._common import figure
+
+    best = result["best"]
+    cm = np.asarray(best["confusion"])
+    fig, axes = figure(width=5.6, height=5.0, title=(
+        f"Confusion matrix of {best['label']} "
+        f"({100 * best['test_accuracy']:.2f} % test)"))
+    ax = axes[0, 0]
+    off = cm.astype(float).copy()
+    np.fill_diagonal(off, np.nan)
+    im = ax.imshow(off, cmap="Reds")
+    for i in range(cm.shape[0]):
+        for j in range(cm.shape[1]):
+            if cm[i, j]:
+                ax.text(j, i, str(cm[i, j]), ha="center", va="center",
+                        fontsize=7, color="k" if i != j else "gray")
+    ax.set(xlabel="predicted", ylabel="true", xticks=range(10),
+           yticks=range(10), title="off-diagonal: errors (colour)")
+    fig.colorbar(im, ax=ax, shrink=0.8)
+    return fig
+
+
+def plot_misclassified(result, images, labels, limit=60):
+    from tfnn.experiments._common import figure
+
+    best = result["best"]
+    wrong = best["misclassified"][:limit]
+    cols = 10
+    rows = max(1, int(np.ceil(len(wrong) / cols)))
+    fig, axes = figure(ncols=cols, nrows=rows, width=1.1, height=1.3,
+                       title=f"Misclassified test digits of {best['label']} "
+                       f"({len(best['misclassified'])} of {len(labels)}): "
+                       "true → predicted (probability)")
+    for ax in axes.ravel():
+        ax.axis("off")
+    for k, idx in enumerate(wrong):
+        ax = axes.ravel()[k]
+        ax.imshow(np.asarray(images[idx]).reshape(28, 28), cmap="gray_r")
+        ax.set_title(f"{labels[idx]}→{best['predicted'][k]} "
+                     f"({best['probability'][k]:.2f})", fontsize=7)
+    return fig
+
+
+# --------------------------------------------------------------------------
+# Report and records
+# --------------------------------------------------------------------------
+
+
+def _changes_text(row):
+    parts = [f"{k}={v}" for k, v in {**row["model_changes"],
+                                     **row["train_changes"]}.items()]
+    return ", ".join(parts) or "—"
+
+
+def report_markdown(result, command, exports=None) -> str:
+    """``docs/assignment.md``: the stage table, the figures, the records."""
+    pct = result["percent"]
+    cfg = result["config"]
+    lines = [
+        "# The assignment of note 003: MNIST accuracy as far as it goes",
+        "",
+        "Note 003 asks to train on MNIST \"with a suitable activation, "
+        "weight initialization, optimizer etc. to push the accuracy as high "
+        "as possible, showing the process\". Every stage below changes one "
+        "thing from the stage before; every choice is judged on the "
+        f"validation split ({result['n_val']} images held out of the "
+        f"training set); the test set ({result['n_test']} images) is only "
+        f"reported. {len(cfg['seeds'])} seed(s) per stage, "
+        f"{result['n_train']} training images, {cfg['epochs']} epochs "
+        "per stage (×3 from `longer` on).",
+        "",
+        f"Reproduce: `{command}` ({result['seconds'] / 60:.0f} min here, "
+        "2 CPU cores).",
+        "",
+        "![accuracy by stage](assignment/stages.png)",
+        "",
+        "| # | stage | what changed | params | epochs | val acc | test acc "
+        "(mean ± std) | gain (test) | train s / seed |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for i, r in enumerate(result["stages"]):
+        lines.append(
+            f"| {i} | {r['name']} | {WHY.get(r['name'], _changes_text(r))} "
+            f"| {r['parameters']:,} | {r['epochs']} "
+            f"| {pct(r['val_accuracy_mean'])} "
+            f"| {pct(r['test_accuracy_mean'])} ± "
+            f"{100 * r['test_accuracy_std']:.2f} "
+            f"| {100 * r['test_gain']:+.2f} | {r['seconds_mean']:.0f} |")
+    for e in result["ensembles"]:
+        lines.append(
+            f"| | {e['name']} | {WHY['ensemble']} ({e['members']}) "
+            f"| {e['parameters']:,} | | {pct(e['val_accuracy'])} "
+            f"| {pct(e['test_accuracy'])} | | |")
+    lines += ["", "## Records (best by validation accuracy)", ""]
+    goals = {"mlp": 0.988, "cnn": 0.996}
+    for arch, rec in result["records"].items():
+        exported = (exports or {}).get(arch)
+        verdict = ("reached" if rec["test_accuracy"] >= goals[arch]
+                   else "NOT reached")
+        lines.append(
+            f"- **{arch.upper()}**: {rec['label']}: "
+            f"{pct(rec['val_accuracy'])} validation, "
+            f"**{pct(rec['test_accuracy'])} test** (goal "
+            f"{100 * goals[arch]:.1f} %: {verdict})"
+            + (f"; exported to `{exported['path']}`, its SavedModel scores "
+               f"{pct(exported['test_accuracy'])} on the 10,000 test "
+               "images." if exported else "."))
+    best = result["best"]
+    lines += [
+        "", "## The best model's errors", "",
+        f"{best['label']}: {len(best['misclassified'])} of "
+        f"{result['n_test']} test digits wrong.", "",
+        "![confusion matrix](assignment/confusion.png)", "",
+        "![misclassified digits](assignment/misclassified.png)", "",
+        "## What the steps show", "",
+    ]
+    lines += [_findings(result)]
+    return "\n".join(lines) + "\n"
+
+
+def _findings(result) -> str:
+    rows = result["stages"]
+    pct = result["percent"]
+    out = []
+    for prev, r in zip(rows, rows[1:]):
+        spread = max(r["test_accuracy_std"], prev["test_accuracy_std"])
+        gain = r["test_gain"]
+        if abs(gain) <= spread:
+            word = "within the seeds' spread"
+        else:
+            word = "a gain" if gain > 0 else "a LOSS"
+        out.append(f"- **{r['name']}** ({WHY.get(r['name'], '')}): "
+                   f"{pct(prev['test_accuracy_mean'])} → "
+                   f"{pct(r['test_accuracy_mean'])} test "
+                   f"({100 * gain:+.2f} points, {word}; validation "
+                   f"{100 * r['val_gain']:+.2f}).")
+    return "\n".join(out)
+
+
+def write_report(result, docs_dir="docs", command=None, exports=None) -> str:
+    """Write ``docs_dir/assignment.md``, ``docs_dir/assignment/*.png`` and
+    ``assignment.json``; returns the Markdown file's path."""
+    import matplotlib.pyplot as plt
+
+    figures = os.path.join(docs_dir, "assignment")
+    os.makedirs(figures, exist_ok=True)
+    splits = result["splits"]
+    # The preprocessing is affine per pixel: the grey scale shows the digit
+    # as it was (imshow scales each image to its own range).
+    x_test = splits.x_test
+    for name, fig in (
+            ("stages", plot_stages(result)),
+            ("confusion", plot_confusion(result)),
+            ("misclassified", plot_misclassified(result, x_test,
+                                                 splits.y_test))):
+        fig.savefig(os.path.join(figures, f"{name}.png"), dpi=110)
+        plt.close(fig)
+    with open(os.path.join(figures, "assignment.json"), "w") as fh:
+        json.dump({**to_json(result), "exports": exports}, fh, indent=1,
+                  default=float)
+    path = os.path.join(docs_dir, "assignment.md")
+    command = command or "python scripts/mnist_accuracy.py"
+    with open(path, "w") as fh:
+        fh.write(report_markdown(result, command, exports))
+    return path
+
+
+def export_records(result, base_dir="saved_models", manual_dir=None,
+                   data_dir=None, command=None) -> dict:
+    """Export the best MLP and the best CNN of ``result`` as
+    ``base_dir/mnist_<arch>_record/<next version>/``. Each SavedModel is
+    scored on the full MNIST test set before it is published, and must
+    predict exactly what the in-memory model predicts."""
+    from tfnn.export import export_savedmodel
+
+    splits = result["splits"]
+    out = {}
+    for arch, model in result["models"].items():
+        rec = result["records"][arch]
+        path = export_savedmodel(
+            model, splits.preprocessor, base_dir, name=f"mnist_{arch}_record",
+            metadata={"assignment_record": rec["label"],
+                      "val_accuracy": rec["val_accuracy"],
+                      "assignment_config": result["config"],
+                      "command": command or "python scripts/mnist_accuracy.py"
+                      " --export"},
+            dataset=splits.dataset, manual_dir=manual_dir, data_dir=data_dir)
+        with open(os.path.join(path, "metadata.json")) as fh:
+            meta = json.load(fh)
+        out[arch] = {"path": os.path.relpath(path),
+                     "test_accuracy": meta["test_accuracy"]}
+        logger.info("%s record %s: %.4f on the test set (%s)", arch,
+                    rec["label"], meta["test_accuracy"], path)
+    return out
