@@ -38,3 +38,18 @@ def test_tiny_interleaved_run_and_report(mnist):
     report = {"matmul_gflops": 100.0, "peak_after": 100.0, "mlp": result}
     text = benchmark.format_report(report)
     assert "tfnn/readable = " in text and "| tfnn |" in text
+
+
+def test_serving_speed_times_a_real_server_process(mnist_raw):
+    import os
+
+    (_, _), (x_test, _) = mnist_raw
+    model_dir = os.path.join(os.path.dirname(os.path.dirname(
+        os.path.abspath(__file__))), "saved_models", "mnist")
+    out = benchmark.serving_speed(model_dir, requests=3, batches=(1, 5),
+                                  splits=x_test)
+    assert set(out) == {"batch_1", "batch_5"}
+    for v in out.values():
+        assert v["http_p99_ms"] >= v["http_p50_ms"] > 0
+        assert v["http_requests_per_second"] > 0
+        assert v["inprocess_calls_per_second"] > 0
