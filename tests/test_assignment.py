@@ -187,3 +187,32 @@ def test_committed_record_scores_its_recorded_accuracy(version_dir,
     result = verify(version_dir)  # tf.saved_model.load only
     assert result["n"] == 10_000
     assert result["accuracy"] == meta["test_accuracy"]
+
+
+def test_an_interrupted_journey_resumes_from_saved_runs(mnist, tmp_path,
+                                                        caplog):
+    import logging
+
+    config = dict(assignment.QUICK, stages=["baseline", "relu"], seeds=[0])
+    cache = str(tmp_path / "runs")
+    first = assignment.run(config, splits=mnist, cache_dir=cache)
+    # Lose the second run, as if the process died during it.
+    os.remove(os.path.join(cache, "relu-seed0", "entry.json"))
+    with caplog.at_level(logging.INFO, logger="tfnn.assignment"):
+        again = assignment.run(config, splits=mnist, cache_dir=cache)
+    log = caplog.text
+    assert "stage baseline, seed 0: read back" in log
+    assert "stage relu, seed 0: 1 epochs" in log  # trained again
+    base0, relu0 = first["stages"]
+    base1, relu1 = again["stages"]
+    assert base1["val_accuracy"] == base0["val_accuracy"]  # read back
+    assert base1["test_accuracy"] == base0["test_accuracy"]
+    # retrained from the same seed (CPU thread order may differ slightly)
+    assert relu1["val_accuracy_mean"] == pytest.approx(
+        relu0["val_accuracy_mean"], abs=0.02)
+    # A changed config is not read back.
+    other = dict(config, epochs=2, stages=["baseline"])
+    with caplog.at_level(logging.INFO, logger="tfnn.assignment"):
+        caplog.clear()
+        assignment.run(other, splits=mnist, cache_dir=cache)
+    assert "stage baseline, seed 0: 2 epochs" in caplog.text

@@ -98,6 +98,7 @@ QUICK = {
     "n_test": 2000,
     "seeds": [0],
     "ensembles": ["longer", "cnn", "cnn_deeper"],
+    "record_max_mb": 5.0,
 }
 # The full run: every stage up to cnn. On this 2-core CPU a cnn epoch takes
 # ~25 s, cnn_wider's ~90 s and cnn_deeper's ~5x that: 3 seeds x 12 epochs of
@@ -173,17 +174,60 @@ def _mean_std(values):
     return float(v.mean()), float(v.std(ddof=1)) if len(v) > 1 else 0.0
 
 
-def run_stages(stages, config, splits=None, keep=()):
+def _train_one(name, seed, mc, tc, splits, cache_dir):
+    """``(entry, model)`` of one stage and seed: trained, or read back from
+    ``cache_dir/<name>-seed<seed>/`` when a finished run with the same
+    configs and data sizes is there (an interrupted journey resumes)."""
+    from tfnn.experiments import _common
+    from tfnn.runner import save_model
+
+    key = {"model_config": mc.to_dict(), "train_config": tc.to_dict(),
+           "sizes": [len(splits.x_train), len(splits.x_val),
+                     len(splits.x_test)]}
+    folder = cache_dir and os.path.join(cache_dir, f"{name}-seed{seed}")
+    if folder and os.path.exists(os.path.join(folder, "entry.json")):
+        import keras
+
+        from tfnn import models  # noqa: F401  registers custom objects
+
+        with open(os.path.join(folder, "entry.json")) as fh:
+            saved = json.load(fh)
+        if saved["key"] == json.loads(json.dumps(key)):
+            logger.info("stage %s, seed %d: read back from %s", name, seed,
+                        folder)
+            model = keras.saving.load_model(
+                os.path.join(folder, "model.keras"), compile=False)
+            return saved["entry"], model
+    logger.info("stage %s, seed %d: %d epochs", name, seed, tc.epochs)
+    result = _common.train(mc, tc, splits)
+    h = result.history
+    entry = {"val_accuracy": float(h.val_accuracy[-1]),
+             "test_accuracy": float(result.test_accuracy),
+             "train_accuracy": float(h.accuracy[-1]),
+             "val_curve": [float(v) for v in h.val_accuracy],
+             "seconds": float(result.summary["train_seconds"]),
+             "parameters": int(result.summary["parameters"])}
+    if folder:
+        os.makedirs(folder, exist_ok=True)
+        save_model(result.model, os.path.join(folder, "model.keras"))
+        tmp = os.path.join(folder, "entry.json.tmp")
+        with open(tmp, "w") as fh:  # written last: marks the run finished
+            json.dump({"key": key, "entry": entry}, fh)
+        os.replace(tmp, os.path.join(folder, "entry.json"))
+    return entry, result.model
+
+
+def run_stages(stages, config, splits=None, keep=(), cache_dir=None):
     """Train every stage of ``stages`` (cumulative overrides) for each of
     ``config["seeds"]``; the stages named in ``keep`` keep their trained
-    models (for ensembles and records).
+    models (for ensembles and records). With ``cache_dir`` every trained
+    model and its numbers are saved there, and finished runs are read back
+    instead of trained again.
 
     Returns ``(rows, kept)``: one row per stage (config, accuracies per seed
     with mean ± std, gains over the stage before, training seconds) and
     ``{stage: [(seed, model), …]}``.
     """
-    from tfnn.experiments import _common
-
     splits = splits_for(config, splits)
     names = [n for n, _, _ in stages]
     wanted = config.get("stages", names)
@@ -195,22 +239,18 @@ def run_stages(stages, config, splits=None, keep=()):
         for name, mc, tc in stage_configs(stages, config["epochs"], seed):
             if name not in wanted:
                 continue
-            logger.info("stage %s, seed %d: %d epochs", name, seed, tc.epochs)
-            result = _common.train(mc, tc, splits)
-            h = result.history
+            one, model = _train_one(name, seed, mc, tc, splits, cache_dir)
             e = entries.setdefault(name, {
                 "val_accuracy": [], "test_accuracy": [], "train_accuracy": [],
                 "val_curve": [], "seconds": [],
-                "parameters": result.summary["parameters"],
+                "parameters": one["parameters"],
                 "model_config": mc.to_dict(), "epochs": tc.epochs,
                 "train_config": tc.to_dict()})
-            e["val_accuracy"].append(float(h.val_accuracy[-1]))
-            e["test_accuracy"].append(float(result.test_accuracy))
-            e["train_accuracy"].append(float(h.accuracy[-1]))
-            e["val_curve"].append([float(v) for v in h.val_accuracy])
-            e["seconds"].append(float(result.summary["train_seconds"]))
+            for k in ("val_accuracy", "test_accuracy", "train_accuracy",
+                      "val_curve", "seconds"):
+                e[k].append(one[k])
             if name in keep:
-                kept.setdefault(name, []).append((seed, result.model))
+                kept.setdefault(name, []).append((seed, model))
     rows, prev = [], None
     changes = {n: (m, t) for n, m, t in stages}
     for name in [n for n in names if n in entries]:
@@ -229,7 +269,7 @@ def run_stages(stages, config, splits=None, keep=()):
     return rows, kept
 
 
-def run(config=None, mode="quick", splits=None):
+def run(config=None, mode="quick", splits=None, cache_dir=None):
     """The journey of :data:`JOURNEY` (``mode`` "quick" or "full", or an
     explicit ``config``), with the ensembles and the best model's errors.
 
@@ -250,7 +290,8 @@ def run(config=None, mode="quick", splits=None):
     t0 = time.perf_counter()
     keep = set(config.get("ensembles", ())) | set(config.get("stages",
                                                              JOURNEY_NAMES))
-    rows, kept = run_stages(JOURNEY, config, splits, keep=keep)
+    rows, kept = run_stages(JOURNEY, config, splits, keep=keep,
+                            cache_dir=cache_dir)
     by_name = {r["name"]: r for r in rows}
 
     # Candidates: every seed's model of every stage, and the ensembles.
@@ -284,9 +325,14 @@ def run(config=None, mode="quick", splits=None):
     def val_acc(c):
         return float(np.mean(c[3].argmax(1) == splits.y_val))
 
+    # A record must stay small enough to commit and serve: float32
+    # weights of at most record_max_mb (an ensemble of three 800-800 MLPs
+    # is 15 MB; one is 5 MB).
+    max_params = config.get("record_max_mb", 5.0) * 2**20 / 4
     models, records = {}, {}
     for arch in ("mlp", "cnn"):
-        of_arch = [c for c in candidates if c[1] == arch]
+        of_arch = [c for c in candidates if c[1] == arch
+                   and c[2].count_params() <= max_params]
         if of_arch:
             best = max(of_arch, key=val_acc)
             models[arch] = best[2]

@@ -24,6 +24,9 @@ def add_arguments(parser):
                         help="export the best MLP and the best CNN, scored "
                         "on the real test set, under --saved-models")
     parser.add_argument("--saved-models", default="saved_models")
+    parser.add_argument("--cache-dir", default="runs/assignment",
+                        help="every trained model and its numbers; a rerun "
+                        "reads finished stages back (resume). '' for none")
     parser.add_argument("--manual-dir", default=None,
                         help="folder of the official MNIST files "
                         "(default: $TFNN_MANUAL_DIR)")
@@ -39,7 +42,8 @@ def run(args) -> int:
             config[key] = getattr(args, key)
     splits = data.load("mnist", "standardize", 5000, args.manual_dir,
                        args.data_dir)
-    result = assignment.run(config, splits=splits)
+    result = assignment.run(config, splits=splits,
+                            cache_dir=args.cache_dir or None)
     command = "tfnn " + " ".join(shlex.quote(a) for a in sys.argv[1:]) \
         if sys.argv and sys.argv[0].endswith("tfnn") else \
         " ".join(shlex.quote(a) for a in ["python", *sys.argv])
