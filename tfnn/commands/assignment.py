@@ -47,11 +47,12 @@ def run(args) -> int:
     command = "tfnn " + " ".join(shlex.quote(a) for a in sys.argv[1:]) \
         if sys.argv and sys.argv[0].endswith("tfnn") else \
         " ".join(shlex.quote(a) for a in ["python", *sys.argv])
-    exports = None
-    if args.export:
-        exports = assignment.export_records(
+    exports = assignment.existing_exports(result, args.saved_models)
+    if args.export:  # the records not exported yet
+        exports.update(assignment.export_records(
             result, args.saved_models, args.manual_dir, args.data_dir,
-            command=command)
+            command=command,
+            only=[a for a in result["records"] if a not in exports]))
     path = assignment.write_report(result, args.docs, command, exports)
     for arch, rec in result["records"].items():
         logger.info("%s record: %s, %.2f %% validation, %.2f %% test",
