@@ -168,6 +168,12 @@ def test_ensemble_row_and_record_export(mnist, tmp_path):
     assert checked["accuracy"] == exports["mlp"]["test_accuracy"]
     assert checked["accuracy"] == pytest.approx(
         result["records"]["mlp"]["test_accuracy"], abs=1e-12)
+    # A rerun finds that export instead of publishing a second version.
+    assert assignment.existing_exports(result, str(tmp_path)) == exports
+    other = dict(result, records={"mlp": dict(result["records"]["mlp"],
+                                              label="something else")})
+    assert assignment.existing_exports(other, str(tmp_path)) == {}
+    assert assignment.export_records(result, str(tmp_path), only=[]) == {}
 
 
 # -- the committed records -----------------------------------------------------
