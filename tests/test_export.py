@@ -99,7 +99,11 @@ def test_mlp_round_trip_every_activation_family(activation, mnist, mnist_raw,
     keras.utils.set_random_seed(1)
     model = build_mlp(hidden=(24, 16), activation=activation,
                       batch_norm=True, dropout=0.2)
-    _round_trip(model, mnist.preprocessor, mnist_raw[1][0][:64], tmp_path)
+    # _round_trip asserts identical classes and probabilities to 1e-6.
+    path, out = _round_trip(model, mnist.preprocessor, mnist_raw[1][0][:64],
+                            tmp_path)
+    assert out["classes"].shape == (64,)
+    assert export.read_metadata(path)["output"] == "logits"
 
 
 @pytest.mark.parametrize("output", ["softmax", "sigmoid"])

@@ -29,12 +29,18 @@ def _round_trip(model, tmp_path):
 def test_every_activation_saves_and_loads(arch, key, tmp_path):
     cfg = ModelConfig(arch=arch, hidden=(12,), filters=(4,), activation=key,
                       batch_norm=True, dropout=0.25)
-    _round_trip(build_model(cfg), tmp_path)
+    model = build_model(cfg)
+    loaded = _round_trip(model, tmp_path)  # asserts equal predictions
+    assert [w.shape for w in loaded.weights] == [w.shape for w in
+                                                  model.weights]
 
 
 @pytest.mark.parametrize("key", initializers.names())
 def test_every_initializer_saves_and_loads(key, tmp_path):
-    _round_trip(build_mlp(hidden=(12, 12), initializer=key), tmp_path)
+    model = build_mlp(hidden=(12, 12), initializer=key)
+    loaded = _round_trip(model, tmp_path)  # asserts equal predictions
+    for a, b in zip(loaded.get_weights(), model.get_weights()):
+        np.testing.assert_array_equal(a, b)
 
 
 @pytest.mark.parametrize("key", optimizers.names())
