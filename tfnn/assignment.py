@@ -279,8 +279,6 @@ def run(config=None, mode="quick", splits=None, cache_dir=None):
     misclassified indices) and ``models`` ({"mlp"|"cnn": the best model of
     that kind by validation accuracy}, not JSON: see :func:`to_json`).
     """
-    from tfnn.experiments import _common
-
     if config is None:
         if mode not in MODES:
             raise ValueError(f"Unknown mode {mode!r}; choose from "
@@ -362,14 +360,13 @@ def run(config=None, mode="quick", splits=None, cache_dir=None):
         "models": models,
         "splits": splits,
         "mode": "full" if config.get("n_train") is None else "quick",
-        "percent": _common.percent,
     }
 
 
 def to_json(result) -> dict:
     """The JSON-safe part of :func:`run`'s result."""
     return {k: v for k, v in result.items()
-            if k not in ("models", "splits", "percent")}
+            if k not in ("models", "splits")}
 
 
 # --------------------------------------------------------------------------
@@ -479,7 +476,8 @@ def _changes_text(row):
 
 def report_markdown(result, command, exports=None) -> str:
     """``docs/assignment.md``: the stage table, the figures, the records."""
-    pct = result["percent"]
+    from tfnn.experiments._common import percent as pct
+
     cfg = result["config"]
     lines = [
         "# The assignment of note 003: MNIST accuracy as far as it goes",
@@ -550,7 +548,8 @@ def _training_minutes(result) -> float:
 
 def _findings(result) -> str:
     rows = result["stages"]
-    pct = result["percent"]
+    from tfnn.experiments._common import percent as pct
+
     out = []
     for prev, r in zip(rows, rows[1:]):
         spread = max(r["test_accuracy_std"], prev["test_accuracy_std"])
