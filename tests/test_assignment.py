@@ -222,3 +222,19 @@ def test_an_interrupted_journey_resumes_from_saved_runs(mnist, tmp_path,
         caplog.clear()
         assignment.run(other, splits=mnist, cache_dir=cache)
     assert "stage baseline, seed 0: 2 epochs" in caplog.text
+
+
+def test_cli_writes_the_report(mnist_builder, tmp_path):
+    from tfnn.cli import main
+
+    docs = tmp_path / "docs"
+    code = main(["assignment", "--quick", "--stages", "baseline", "relu",
+                 "--seeds", "0", "1", "--ensembles", "relu",
+                 "--docs", str(docs), "--cache-dir", str(tmp_path / "runs"),
+                 "--saved-models", str(tmp_path / "saved")])
+    assert code == 0
+    text = (docs / "assignment.md").read_text()
+    assert "| baseline |" in text and "| relu |" in text
+    assert "ensemble of relu" in text
+    assert not (tmp_path / "saved").exists()  # no --export, no export
+    assert len(list((tmp_path / "runs").iterdir())) == 4  # 2 stages x 2

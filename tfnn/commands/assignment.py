@@ -18,6 +18,9 @@ def add_arguments(parser):
     parser.add_argument("--epochs", type=int, default=None,
                         help="epochs per stage (x3 from 'longer' on)")
     parser.add_argument("--seeds", type=int, nargs="+", default=None)
+    parser.add_argument("--ensembles", nargs="+", default=None,
+                        help="stages whose seeds are also ensembled "
+                        "(default: longer and cnn)")
     parser.add_argument("--docs", default="docs",
                         help="writes DOCS/assignment.md and DOCS/assignment/")
     parser.add_argument("--export", action="store_true",
@@ -37,7 +40,7 @@ def run(args) -> int:
     from tfnn import assignment, data
 
     config = dict(assignment.QUICK if args.quick else assignment.FULL)
-    for key in ("stages", "epochs", "seeds"):
+    for key in ("stages", "epochs", "seeds", "ensembles"):
         if getattr(args, key) is not None:
             config[key] = getattr(args, key)
     splits = data.load("mnist", "standardize", 5000, args.manual_dir,
