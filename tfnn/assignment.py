@@ -33,7 +33,6 @@ accuracy) through the serving path, scored on the real test set.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import os
@@ -135,10 +134,8 @@ def splits_for(config, splits=None):
     config's ``n_train`` / ``n_val`` / ``n_test`` (None keeps all)."""
     from tfnn.experiments import _common
 
-    s = _common.subset(splits or _common.mnist(), config["n_train"],
-                       config["n_test"])
-    return dataclasses.replace(s, x_val=s.x_val[:config["n_val"]],
-                               y_val=s.y_val[:config["n_val"]])
+    return _common.subset(splits or _common.mnist(), config["n_train"],
+                          config["n_test"], config["n_val"])
 
 
 def probabilities(model, x, batch_size=2000) -> np.ndarray:

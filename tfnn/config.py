@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from dataclasses import dataclass, field
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Dict, Tuple
 
 ARCHS = ("mlp", "cnn")
 OUTPUTS = ("logits", "softmax", "sigmoid")

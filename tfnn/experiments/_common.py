@@ -20,14 +20,16 @@ def mnist(preprocessing: str = "standardize", validation_size: int = 5000,
                      validation_size=validation_size)
 
 
-def subset(splits, n_train=None, n_test=None):
-    """A copy of ``splits`` with the first ``n_train`` training and
-    ``n_test`` test examples (None keeps all)."""
+def subset(splits, n_train=None, n_test=None, n_val=None):
+    """A copy of ``splits`` with the first ``n_train`` training, ``n_test``
+    test and ``n_val`` validation examples (None keeps all; ``n_val=0``
+    drops the validation set, and with it the per-epoch validation pass)."""
     import dataclasses
 
     return dataclasses.replace(
         splits,
         x_train=splits.x_train[:n_train], y_train=splits.y_train[:n_train],
+        x_val=splits.x_val[:n_val], y_val=splits.y_val[:n_val],
         x_test=splits.x_test[:n_test], y_test=splits.y_test[:n_test],
     )
 
@@ -82,3 +84,15 @@ def seeds(n, base=0):
 def mean_std(values):
     values = np.asarray(values, dtype=float)
     return float(values.mean()), float(values.std())
+
+
+def trailing_mean(y, n):
+    """Trailing moving average over ``n`` steps (fewer at the start), so
+    a smoothed curve starts at step 0; returns ``(steps, means)``."""
+    y = np.asarray(y, dtype=float)
+    if n < 2 or len(y) == 0:
+        return np.arange(len(y)), y
+    c = np.cumsum(np.insert(y, 0, 0.0))
+    i = np.arange(1, len(y) + 1)
+    lo = np.maximum(0, i - n)
+    return np.arange(len(y)), (c[i] - c[lo]) / (i - lo)

@@ -34,7 +34,6 @@ Three measurements:
 
 from __future__ import annotations
 
-import dataclasses
 
 import numpy as np
 
@@ -80,8 +79,7 @@ FULL = dict(QUICK, scales=[0.001, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0], epochs=3,
 def _no_validation(splits):
     """The splits without the validation set: the experiments here measure
     on test images, so the trainer skips the per-epoch validation pass."""
-    return dataclasses.replace(splits, x_val=splits.x_val[:0],
-                               y_val=splits.y_val[:0])
+    return subset(splits, n_val=0)
 
 
 def _fit(model_config, train_config, splits):

@@ -81,9 +81,8 @@ def run(config):
 
     full = mnist()
     mc = ModelConfig(hidden=tuple(config["hidden"]))
-    splits = subset(full, config["n_train"], config["n_test"])
-    splits = dataclasses.replace(splits, x_val=splits.x_val[:config["n_val"]],
-                                 y_val=splits.y_val[:config["n_val"]])
+    splits = subset(full, config["n_train"], config["n_test"],
+                    config["n_val"])
     note = {}
     for b in config["batch_sizes"]:
         tc = TrainConfig(optimizer=config["optimizer"],

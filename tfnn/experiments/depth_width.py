@@ -23,7 +23,6 @@ Parameters: a Dense layer ``n_in → n_out`` has ``n_in·n_out + n_out``.
 
 from __future__ import annotations
 
-import dataclasses
 
 import numpy as np
 
@@ -65,9 +64,7 @@ def run(config):
 
     splits = _common.mnist()
     data = _common.subset(splits, int(config["n_train"]),
-                          int(config["n_test"]))
-    data = dataclasses.replace(data, x_val=data.x_val[:1000],
-                               y_val=data.y_val[:1000])
+                          int(config["n_test"]), n_val=1000)
     cache = {}
 
     def train(hidden, output, epochs, seeds):

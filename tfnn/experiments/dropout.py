@@ -22,7 +22,6 @@ that it zeroes is ≈ p, and the survivors are multiplied by exactly
 
 from __future__ import annotations
 
-import dataclasses
 
 import numpy as np
 
@@ -102,9 +101,8 @@ def run(config):
     from tfnn.training import TrainConfig
 
     full = mnist()
-    splits = subset(full, config["n_train"], config["n_test"])
-    splits = dataclasses.replace(splits, x_val=splits.x_val[:config["n_val"]],
-                                 y_val=splits.y_val[:config["n_val"]])
+    splits = subset(full, config["n_train"], config["n_test"],
+                    config["n_val"])
     runs = {}
     probe = None
     for rate in config["rates"]:

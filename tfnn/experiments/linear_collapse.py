@@ -20,7 +20,6 @@ the non-linearity buys. The single-layer model (softmax regression,
 
 from __future__ import annotations
 
-import dataclasses
 
 import numpy as np
 
@@ -104,9 +103,7 @@ def run(config):
 
     splits = _common.mnist()
     data = _common.subset(splits, int(config["n_train"]),
-                          int(config["n_test"]))
-    data = dataclasses.replace(data, x_val=data.x_val[:1000],
-                               y_val=data.y_val[:1000])
+                          int(config["n_test"]), n_val=1000)
     seed = int(config["seed"])
     tc = TrainConfig(optimizer=config["optimizer"],
                      learning_rate=float(config["learning_rate"]),

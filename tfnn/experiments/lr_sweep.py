@@ -23,7 +23,7 @@ import math
 import numpy as np
 
 from tfnn.experiments import _common
-from tfnn.experiments._common import figure
+from tfnn.experiments._common import figure, trailing_mean
 
 TITLE = "Learning-rate sweep on a log scale (SGD on an MNIST MLP)"
 CLAIM = ("Pick the learning rate on a log scale: too low and the loss barely "
@@ -105,18 +105,6 @@ def run(config):
     }
 
 
-def _smooth(y, n):
-    """Trailing moving average over ``n`` steps (fewer at the start), so
-    the curve starts at step 0."""
-    y = np.asarray(y, dtype=float)
-    if n < 2 or len(y) == 0:
-        return np.arange(len(y)), y
-    c = np.cumsum(np.insert(y, 0, 0.0))
-    i = np.arange(1, len(y) + 1)
-    lo = np.maximum(0, i - n)
-    return np.arange(len(y)), (c[i] - c[lo]) / (i - lo)
-
-
 def _lr_text(lr):
     return f"{lr:.0e}".replace("e-0", "e-").replace("e+0", "e")
 
@@ -164,7 +152,7 @@ def plot(result):
             ax.plot([], [], color=color,
                     label=f"{label}: lr {_lr_text(r['lr'])} (NaN)")
             continue
-        x, y = _smooth(r["step_loss"], window)
+        x, y = trailing_mean(r["step_loss"], window)
         ax.plot(x, y, color=color,
                 label=f"{label}: lr {_lr_text(r['lr'])}")
     ax.set(yscale="log", xlabel="step",
@@ -179,7 +167,7 @@ def plot(result):
     for r, lg in zip(runs, logs):
         if r["diverged"]:
             continue
-        x, y = _smooth(r["step_loss"], window)
+        x, y = trailing_mean(r["step_loss"], window)
         ax.plot(x, y, color=cmap((lg - logs.min()) / span), lw=1.2)
     sm = plt.cm.ScalarMappable(cmap=cmap, norm=plt.Normalize(logs.min(),
                                                               logs.max()))

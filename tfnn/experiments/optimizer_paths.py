@@ -37,7 +37,6 @@ toward the origin at once.
 
 from __future__ import annotations
 
-import dataclasses
 
 import numpy as np
 
@@ -205,9 +204,7 @@ def run(config):
 
     splits = _common.mnist()
     data = _common.subset(splits, int(config["n_train"]),
-                          int(config["n_test"]))
-    data = dataclasses.replace(data, x_val=data.x_val[:int(config["n_val"])],
-                               y_val=data.y_val[:int(config["n_val"])])
+                          int(config["n_test"]), int(config["n_val"]))
     mc = ModelConfig(hidden=tuple(config["hidden"]), activation="relu",
                      initializer="he_normal",
                      initializer_kwargs={"seed": int(config["seed"])})

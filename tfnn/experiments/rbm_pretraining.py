@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from tfnn.experiments import _common
-from tfnn.experiments._common import figure
+from tfnn.experiments._common import figure, trailing_mean
 
 TITLE = "RBM pre-training + fine-tuning vs random initialization"
 CLAIM = ("Greedy layer-wise RBM pre-training (each layer an RBM trained by "
@@ -98,18 +98,6 @@ LABELS = {"rbm": "RBM pre-trained", "small_normal": "small_normal (0.01)",
           "xavier_normal": "xavier_normal"}
 
 
-def _smooth(y, n):
-    """Trailing moving average over ``n`` steps (fewer at the start), so
-    the curve starts at step 0."""
-    y = np.asarray(y, dtype=float)
-    if n < 2 or len(y) == 0:
-        return np.arange(len(y)), y
-    c = np.cumsum(np.insert(y, 0, 0.0))
-    i = np.arange(1, len(y) + 1)
-    lo = np.maximum(0, i - n)
-    return np.arange(len(y)), (c[i] - c[lo]) / (i - lo)
-
-
 def plot(result):
     fig, axes = figure(ncols=3, width=4.6, height=3.6, title=TITLE)
     ax = axes[0, 0]
@@ -123,7 +111,7 @@ def plot(result):
     runs = result["runs"]
     window = max(1, int(result["steps_per_epoch"]) // 10)
     for key, run in runs.items():
-        x, y = _smooth(run["step_loss"], window)
+        x, y = trailing_mean(run["step_loss"], window)
         ax.plot(x, y, label=LABELS.get(key, key))
     ax.set(xlabel="fine-tuning step",
            ylabel=f"training loss (mean of {window} steps)",

@@ -21,13 +21,12 @@ The model is note 004's small two-layer net (784-128-10, ReLU, weights
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import re
 
 import numpy as np
 
-from tfnn.experiments._common import figure
+from tfnn.experiments._common import figure, subset
 
 TITLE = "Sanity checks: initial loss, overfitting 20 examples, learning rate"
 CLAIM = ("Note 004: with small weights and reg = 0 the initial loss is "
@@ -61,8 +60,7 @@ FULL = dict(QUICK, regs=[0.0, 1e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1, 1.0,
 
 
 def _no_validation(splits):
-    return dataclasses.replace(splits, x_val=splits.x_val[:0],
-                               y_val=splits.y_val[:0])
+    return subset(splits, n_val=0)
 
 
 def initial_loss(model_config, x, y):
@@ -131,9 +129,7 @@ def run(config):
     }
 
     # 3. learning rates: too low, good, too high
-    data = _common.subset(splits, int(config["n_train"]), 1000)
-    data = dataclasses.replace(data, x_val=data.x_val[:1000],
-                               y_val=data.y_val[:1000])
+    data = _common.subset(splits, int(config["n_train"]), 1000, n_val=1000)
     lr_runs = {}
     for label, lr in config["learning_rates"].items():
         tc = TrainConfig(optimizer=config["optimizer"], learning_rate=float(lr),

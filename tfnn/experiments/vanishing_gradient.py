@@ -23,7 +23,6 @@ steps to 25 % training error, tanh vs ReLU).
 
 from __future__ import annotations
 
-import dataclasses
 
 import numpy as np
 
@@ -137,9 +136,7 @@ def run(config):
         grads[name] = g
 
     data = _common.subset(splits, int(config["n_train"]),
-                          int(config["n_test"]))
-    data = dataclasses.replace(data, x_val=data.x_val[:1000],
-                               y_val=data.y_val[:1000])
+                          int(config["n_test"]), n_val=1000)
     tc = TrainConfig(optimizer=config["optimizer"],
                      learning_rate=float(config["learning_rate"]),
                      batch_size=int(config["batch_size"]),
