@@ -34,7 +34,6 @@ Three measurements:
 
 from __future__ import annotations
 
-
 import numpy as np
 
 from tfnn.experiments._common import figure, mnist, subset, train

@@ -23,7 +23,6 @@ Parameters: a Dense layer ``n_in → n_out`` has ``n_in·n_out + n_out``.
 
 from __future__ import annotations
 
-
 import numpy as np
 
 from tfnn.experiments._common import figure

@@ -22,7 +22,6 @@ that it zeroes is ≈ p, and the survivors are multiplied by exactly
 
 from __future__ import annotations
 
-
 import numpy as np
 
 from tfnn.experiments._common import figure, mnist, subset, train

@@ -20,7 +20,6 @@ the non-linearity buys. The single-layer model (softmax regression,
 
 from __future__ import annotations
 
-
 import numpy as np
 
 from tfnn.experiments._common import figure

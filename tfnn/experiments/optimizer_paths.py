@@ -37,7 +37,6 @@ toward the origin at once.
 
 from __future__ import annotations
 
-
 import numpy as np
 
 from tfnn.experiments._common import figure

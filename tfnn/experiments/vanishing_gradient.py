@@ -23,7 +23,6 @@ steps to 25 % training error, tanh vs ReLU).
 
 from __future__ import annotations
 
-
 import numpy as np
 
 from tfnn.experiments._common import figure, ratio
