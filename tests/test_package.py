@@ -61,3 +61,13 @@ def test_cli_unknown_key_is_a_clear_error_not_a_traceback():
     assert done.returncode == 2
     assert "invalid choice" in done.stderr and "nag" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_command_line_is_what_a_user_would_type_again():
+    from tfnn.cli import command_line
+
+    assert command_line(["/venv/bin/tfnn", "train", "--epochs", "2"]) == \
+        "tfnn train --epochs 2"
+    assert command_line(["scripts/mnist_accuracy.py", "--docs", "my docs"]) \
+        == "python scripts/mnist_accuracy.py --docs 'my docs'"
+    assert command_line([]) == ""

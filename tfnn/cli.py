@@ -25,6 +25,23 @@ COMMANDS = {
 }
 
 
+def command_line(argv=None) -> str:
+    """The command that is running, as a user would type it again:
+    ``tfnn train …`` under the console script, else ``python script …``
+    (recorded in run summaries, export metadata and reports)."""
+    import os
+    import shlex
+
+    argv = list(sys.argv if argv is None else argv)
+    if not argv:
+        return ""
+    if os.path.basename(argv[0]) == "tfnn":
+        argv = ["tfnn", *argv[1:]]
+    else:
+        argv = ["python", *argv]
+    return " ".join(shlex.quote(a) for a in argv)
+
+
 def _load(command: str):
     return importlib.import_module(f"tfnn.commands.{command}")
 

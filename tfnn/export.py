@@ -43,9 +43,7 @@ import logging
 import math
 import os
 import platform
-import shlex
 import shutil
-import sys
 import tempfile
 import time
 from typing import Any, Dict, Optional
@@ -359,10 +357,9 @@ def _versions_info() -> Dict[str, str]:
 
 
 def _command_line() -> str:
-    argv = list(sys.argv)
-    if argv:
-        argv[0] = os.path.basename(argv[0])
-    return " ".join(shlex.quote(a) for a in argv)
+    from tfnn.cli import command_line
+
+    return command_line()
 
 
 def _write_savedmodel(model, preprocessor, path, kind) -> None:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
 import time
 from dataclasses import dataclass
 from typing import Any, Dict, Optional
@@ -27,6 +26,7 @@ import numpy as np
 from tfnn import data as tfnn_data
 from tfnn import optimizers as tfnn_optimizers
 from tfnn import schedules as tfnn_schedules
+from tfnn.cli import command_line
 from tfnn.config import ModelConfig
 from tfnn.models import build_model
 from tfnn.training import (
@@ -174,8 +174,7 @@ def train(model_config: ModelConfig = ModelConfig(),
         "examples_per_second": float(
             len(x) * epochs_run / max(sum(history.seconds), 1e-9)),
         "parameters": int(model.count_params()),
-        "command": " ".join(["tfnn", *sys.argv[1:]])
-        if os.path.basename(sys.argv[0]) == "tfnn" else " ".join(sys.argv),
+        "command": command_line(),
     }
     if out_dir:
         os.makedirs(out_dir, exist_ok=True)

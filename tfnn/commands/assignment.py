@@ -4,8 +4,6 @@ assignment, stage by stage, into ``docs/assignment.md``."""
 from __future__ import annotations
 
 import logging
-import shlex
-import sys
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +36,7 @@ def add_arguments(parser):
 
 def run(args) -> int:
     from tfnn import assignment, data
+    from tfnn.cli import command_line
 
     config = dict(assignment.QUICK if args.quick else assignment.FULL)
     for key in ("stages", "epochs", "seeds", "ensembles"):
@@ -47,9 +46,7 @@ def run(args) -> int:
                        args.data_dir)
     result = assignment.run(config, splits=splits,
                             cache_dir=args.cache_dir or None)
-    command = "tfnn " + " ".join(shlex.quote(a) for a in sys.argv[1:]) \
-        if sys.argv and sys.argv[0].endswith("tfnn") else \
-        " ".join(shlex.quote(a) for a in ["python", *sys.argv])
+    command = command_line()
     exports = assignment.existing_exports(result, args.saved_models)
     if args.export:  # the records not exported yet
         exports.update(assignment.export_records(
