@@ -284,9 +284,9 @@ def run(config=None, mode="quick", splits=None, cache_dir=None):
         config = dict(MODES[mode])
     splits = splits_for(config, splits)
     t0 = time.perf_counter()
-    keep = set(config.get("ensembles", ())) | set(config.get("stages",
-                                                             JOURNEY_NAMES))
-    rows, kept = run_stages(JOURNEY, config, splits, keep=keep,
+    # Every model is a candidate for a record (and an ensemble member).
+    rows, kept = run_stages(JOURNEY, config, splits,
+                            keep=config.get("stages", JOURNEY_NAMES),
                             cache_dir=cache_dir)
     by_name = {r["name"]: r for r in rows}
 
