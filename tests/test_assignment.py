@@ -156,8 +156,20 @@ def test_ensemble_row_and_record_export(mnist, tmp_path):
     config = dict(assignment.QUICK, stages=["baseline", "relu"],
                   seeds=[0, 1], ensembles=["relu"], n_test=None)
     result = assignment.run(config, splits=mnist)
-    (row,) = result["ensembles"]
+    row, shifted = result["ensembles"]
     assert row["name"] == "ensemble of relu" and row["members"] == 2
+    assert shifted["name"] == "ensemble of relu + shifts ±1 px"
+    assert shifted["copies"] == 9 and shifted["members"] == 2
+    # Test-time shifts of the single models: one row, one accuracy per seed,
+    # its gain measured against the same models without shifts.
+    (tta,) = result["tta"]
+    assert tta["name"] == "relu + shifts ±1 px" and tta["members"] == 2
+    plain = next(r for r in result["stages"] if r["name"] == "relu")
+    for key in ("val", "test"):
+        assert len(tta[f"{key}_accuracy"]) == 2
+        assert tta[f"{key}_gain"] == pytest.approx(
+            tta[f"{key}_accuracy_mean"] - plain[f"{key}_accuracy_mean"],
+            abs=1e-12)
     assert set(result["records"]) == {"mlp"}
     exports = assignment.export_records(result, str(tmp_path))
     # Published only if the SavedModel predicted exactly what the in-memory

@@ -31,6 +31,7 @@ _SUBMODULES = (
     "runner",
     "schedules",
     "training",
+    "tta",
 )
 _NAMES = {
     "ModelConfig": "config",

@@ -18,7 +18,9 @@ earlier ones:
     cnn_deeper              two convolutions per block (VGG-style)
 
 then an ensemble (the mean of the seeds' softmax outputs) for the last MLP
-stage and the last CNN stage: p̄(y|x) = (1/S) Σ_s softmax(z_s(x)).
+stage and the last CNN stages: p̄(y|x) = (1/S) Σ_s softmax(z_s(x)), and
+test-time augmentation of those models and ensembles (the mean over the
+3×3 one-pixel shifts of each test image, :mod:`tfnn.tta`).
 
 Every choice is made on the validation split (5,000 images held out of the
 training set); the test set (10,000 images) is only reported. Every stage
@@ -87,6 +89,11 @@ WHY = {
     "cnn_wider": "32, 64 channels",
     "cnn_deeper": "two Conv3×3 → BN → ReLU per block",
     "ensemble": "mean of the seeds' softmax outputs",
+    "tta": "Test-time augmentation: each test image is also shown shifted "
+           "by every whole-pixel offset of up to r pixels in each direction "
+           "((2r+1)² copies, the background moving in), and the prediction "
+           "is the mean of the softmax outputs over the copies "
+           "(tfnn.tta).",
 }
 
 QUICK = {
@@ -97,6 +104,7 @@ QUICK = {
     "n_test": 2000,
     "seeds": [0],
     "ensembles": ["longer", "cnn", "cnn_deeper"],
+    "tta_shift": 1,
     "record_max_mb": 5.0,
 }
 # The full run: every stage up to cnn_wider (50 min of training for 3 seeds
@@ -149,20 +157,37 @@ def probabilities(model, x, batch_size=2000) -> np.ndarray:
     return np.concatenate(out)
 
 
-def ensemble_model(models, name="ensemble"):
+def ensemble_model(models, name="ensemble", max_shift=0, fill=0.0):
     """One Keras model whose output is log p̄ with p̄ = mean_s softmax(z_s):
     softmax of that output is p̄ again (p̄ sums to 1), so the export's
-    ``probabilities`` are the ensemble's and ``classes`` its argmax."""
+    ``probabilities`` are the ensemble's and ``classes`` its argmax.
+
+    With ``max_shift`` r > 0 the mean also runs over the (2r+1)² shifted
+    copies of each image (test-time augmentation, :mod:`tfnn.tta`;
+    ``fill``: the preprocessed background value):
+    p̄ = 1/(S·M) Σ_copies Σ_members softmax(z_m(shift(x))).
+    """
+    import re
+
     import keras
 
+    from tfnn.tta import MeanOverCopies, ShiftCopies
+
     inputs = keras.Input(shape=models[0].input_shape[1:], name="images")
-    for i, m in enumerate(models):
+    names = [m.name for m in models]
+    if len(set(names)) < len(names):
         # A functional model needs unique names: the seeds' models of one
         # stage share theirs ("mlp"), so they are renamed (member_<i>_…).
-        if not m.name.startswith("member_"):
-            m.name = f"member_{i}_{m.name}"
-    probs = [keras.ops.softmax(m(inputs)) for m in models]
+        for i, m in enumerate(models):
+            m.name = f"member_{i}_{re.sub(r'^member_[0-9]+_', '', m.name)}"
+    x = inputs
+    if max_shift:
+        shifter = ShiftCopies(max_shift, fill, name="tta_shifts")
+        x = shifter(inputs)
+    probs = [keras.ops.softmax(m(x)) for m in models]
     mean = probs[0] if len(probs) == 1 else keras.layers.Average()(probs)
+    if max_shift:
+        mean = MeanOverCopies(shifter.copies, name="tta_mean")(mean)
     log_p = keras.ops.log(keras.ops.maximum(mean, 1e-12))
     return keras.Model(inputs, log_p, name=name)
 
@@ -318,6 +343,8 @@ def run(config=None, mode="quick", splits=None, cache_dir=None):
         ensembles.append(row)
         candidates.append((row["name"], row["arch"], model, val_p, test_p))
 
+    tta = _test_time_shifts(config, kept, candidates, ensembles, splits)
+
     def val_acc(c):
         return float(np.mean(c[3].argmax(1) == splits.y_val))
 
@@ -345,6 +372,7 @@ def run(config=None, mode="quick", splits=None, cache_dir=None):
         "config": config,
         "stages": rows,
         "ensembles": ensembles,
+        "tta": tta,
         "records": records,
         "best": {"label": best[0], "val_accuracy": val_acc(best),
                  "test_accuracy": float(np.mean(predicted == splits.y_test)),
@@ -359,6 +387,67 @@ def run(config=None, mode="quick", splits=None, cache_dir=None):
         "splits": splits,
         "mode": "full" if config.get("n_train") is None else "quick",
     }
+
+
+def _test_time_shifts(config, kept, candidates, ensembles, splits):
+    """Test-time augmentation for the stages named in ``ensembles``: each
+    seed's model, and their ensemble, averaged over the (2r+1)² shifted
+    copies of every image (r = ``config["tta_shift"]``, 0: none). Adds the
+    new models to ``candidates`` (so validation decides whether they win)
+    and the ensembles' rows to ``ensembles``; returns one row per stage for
+    the single models (accuracies per seed, mean ± std, gain over the same
+    models without shifts)."""
+    from tfnn.tta import offsets
+
+    shift = int(config.get("tta_shift", 0))
+    if not shift:
+        return []
+    copies = len(offsets(shift))
+    fill = float(splits.preprocessor(np.zeros(1))[0])  # background pixel
+    suffix = f" + shifts ±{shift} px"
+    rows = []
+    for name in config.get("ensembles", ()):
+        if name not in kept:
+            continue
+        labels = {f"{name} (seed {seed})" for seed, _ in kept[name]}
+        singles = [c for c in candidates if c[0] in labels]
+        shifted = []
+        for label, arch, model, val_p, test_p in singles:
+            tta_model = ensemble_model([model], name=f"tta_{model.name}",
+                                       max_shift=shift, fill=fill)
+            shifted.append((label + suffix, arch, tta_model,
+                            probabilities(tta_model, splits.x_val),
+                            probabilities(tta_model, splits.x_test)))
+        candidates.extend(shifted)
+        row = {"name": name + suffix, "copies": copies,
+               "members": len(singles)}
+        for key, i, y in (("val", 3, splits.y_val), ("test", 4, splits.y_test)):
+            after = [float(np.mean(c[i].argmax(1) == y)) for c in shifted]
+            before = [float(np.mean(c[i].argmax(1) == y)) for c in singles]
+            row[f"{key}_accuracy"] = after
+            row[f"{key}_accuracy_mean"], row[f"{key}_accuracy_std"] = \
+                _mean_std(after)
+            row[f"{key}_gain"] = float(np.mean(after) - np.mean(before))
+        rows.append(row)
+        if len(singles) < 2:
+            continue
+        # The mean over members of each member's mean over copies is the
+        # mean over both: the same p̄ as the one model built below.
+        val_p = np.mean([c[3] for c in shifted], axis=0)
+        test_p = np.mean([c[4] for c in shifted], axis=0)
+        model = ensemble_model([c[2] for c in singles],
+                               name=f"ensemble_{name}_tta", max_shift=shift,
+                               fill=fill)
+        row = {"name": f"ensemble of {name}{suffix}",
+               "members": len(singles), "copies": copies,
+               "arch": singles[0][1],
+               "val_accuracy": float(np.mean(val_p.argmax(1) == splits.y_val)),
+               "test_accuracy": float(np.mean(
+                   test_p.argmax(1) == splits.y_test)),
+               "parameters": int(model.count_params())}
+        ensembles.append(row)
+        candidates.append((row["name"], row["arch"], model, val_p, test_p))
+    return rows
 
 
 def to_json(result) -> dict:
@@ -509,10 +598,14 @@ def report_markdown(result, command, exports=None) -> str:
             f"{100 * r['test_accuracy_std']:.2f} "
             f"| {100 * r['test_gain']:+.2f} | {r['seconds_mean']:.0f} |")
     for e in result["ensembles"]:
+        what = f"{WHY['ensemble']} ({e['members']})"
+        if e.get("copies"):
+            what += f" and {e['copies']} shifted copies of each image"
         lines.append(
-            f"| | {e['name']} | {WHY['ensemble']} ({e['members']}) "
+            f"| | {e['name']} | {what} "
             f"| {e['parameters']:,} | | {pct(e['val_accuracy'])} "
             f"| {pct(e['test_accuracy'])} | | |")
+    lines += _tta_lines(result)
     lines += ["", "## Records (best by validation accuracy)", ""]
     goals = {"mlp": 0.988, "cnn": 0.996}
     for arch, rec in result["records"].items():
@@ -538,6 +631,30 @@ def report_markdown(result, command, exports=None) -> str:
     ]
     lines += [_findings(result)]
     return "\n".join(lines) + "\n"
+
+
+def _tta_lines(result) -> list:
+    """The test-time augmentation table of the single models."""
+    from tfnn.experiments._common import percent as pct
+
+    rows = result.get("tta") or []
+    if not rows:
+        return []
+    lines = [
+        "", "## Test-time augmentation", "",
+        f"{WHY['tta']} The same trained models, no retraining; the gain is "
+        "over the same seeds' models without shifts.", "",
+        "| models | copies | val acc (mean ± std) | gain (val) | test acc "
+        "(mean ± std) | gain (test) |", "|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(
+            f"| {r['name']} ({r['members']} seeds) | {r['copies']} "
+            f"| {pct(r['val_accuracy_mean'])} ± "
+            f"{100 * r['val_accuracy_std']:.2f} | {100 * r['val_gain']:+.2f} "
+            f"| {pct(r['test_accuracy_mean'])} ± "
+            f"{100 * r['test_accuracy_std']:.2f} "
+            f"| {100 * r['test_gain']:+.2f} |")
+    return lines
 
 
 def _training_minutes(result) -> float:

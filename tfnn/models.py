@@ -28,6 +28,7 @@ from typing import Any, Dict, Optional, Sequence
 import keras
 
 from tfnn import activations, initializers
+from tfnn import tta  # noqa: F401  registers the test-time shift layers
 from tfnn.config import ModelConfig
 
 

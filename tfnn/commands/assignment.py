@@ -18,7 +18,11 @@ def add_arguments(parser):
     parser.add_argument("--seeds", type=int, nargs="+", default=None)
     parser.add_argument("--ensembles", nargs="+", default=None,
                         help="stages whose seeds are also ensembled "
-                        "(default: longer and cnn)")
+                        "(default: longer, cnn and cnn_wider)")
+    parser.add_argument("--tta-shift", type=int, default=None,
+                        help="test-time augmentation for the --ensembles "
+                        "stages: mean over the (2r+1)^2 shifts of up to r "
+                        "pixels (default 1; 0: none)")
     parser.add_argument("--docs", default="docs",
                         help="writes DOCS/assignment.md and DOCS/assignment/")
     parser.add_argument("--export", action="store_true",
@@ -39,7 +43,7 @@ def run(args) -> int:
     from tfnn.cli import command_line
 
     config = dict(assignment.QUICK if args.quick else assignment.FULL)
-    for key in ("stages", "epochs", "seeds", "ensembles"):
+    for key in ("stages", "epochs", "seeds", "ensembles", "tta_shift"):
         if getattr(args, key) is not None:
             config[key] = getattr(args, key)
     splits = data.load("mnist", "standardize", 5000, args.manual_dir,
