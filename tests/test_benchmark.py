@@ -53,3 +53,148 @@ def test_serving_speed_times_a_real_server_process(mnist_raw):
         assert v["http_p99_ms"] >= v["http_p50_ms"] > 0
         assert v["http_requests_per_second"] > 0
         assert v["inprocess_calls_per_second"] > 0
+
+
+# -- where one step goes: correctness of the profile, never its timing ------
+
+def _trainer(arch, seed=0):
+    import keras
+
+    from tfnn import training
+    from tfnn.models import build_model
+
+    training.set_seed(seed)
+    return training.Trainer(build_model(benchmark._tfnn_config(arch, seed)),
+                            keras.optimizers.Adam(1e-3), fast=True)
+
+
+def _weights(trainer):
+    return [v.numpy() for v in trainer.model.trainable_variables]
+
+
+@pytest.mark.parametrize("arch", ["mlp", "cnn"])
+def test_step_profile_returns_every_part(mnist, arch):
+    import math
+
+    from tfnn.experiments._common import subset
+
+    small = subset(mnist, 256, 100)
+    profile = benchmark.step_profile(arch, batch=32, repeats=2, inner=2,
+                                     splits=small)
+    assert profile["arch"] == arch and profile["batch"] == 32
+    assert profile["xla"] == (arch == "mlp")  # as the fast path compiles
+    frameworks = ["tfnn"] + (["torch"] if "torch" in profile else [])
+    for f in frameworks:
+        ms, frac = profile[f]["ms"], profile[f]["fraction_of_step"]
+        for part in benchmark.PROFILE_PARTS:
+            assert math.isfinite(ms[part]) and ms[part] > 0, (f, part)
+        # the derived parts and the fractions come from the numbers returned
+        assert ms["backward"] == pytest.approx(ms["forward_backward"]
+                                               - ms["forward"])
+        assert ms["rest"] == pytest.approx(ms["step"] - ms["forward_backward"]
+                                           - ms["apply"])
+        assert set(frac) == set(ms)
+        for part, value in ms.items():
+            assert frac[part] == pytest.approx(value / ms["step"])
+        assert frac["step"] == pytest.approx(1.0)
+    assert profile["tfnn"]["ms"]["call"] > 0
+    if "torch" in profile:
+        assert profile["torch_over_tfnn_step"] == pytest.approx(
+            profile["torch"]["ms"]["step"] / profile["tfnn"]["ms"]["step"])
+    text = benchmark.format_report({"step_profile": {arch: profile}})
+    for row in ("gather", "forward", "backward", "apply", "rest", "step"):
+        assert f"| {row} | " in text
+    assert f"One {arch.upper()} train step, batch 32" in text
+
+
+def test_profiled_step_is_the_fast_paths_step(mnist):
+    """The profile's full step moves the weights exactly as one step of the
+    fast path's epoch function on the same batch; forward_backward then
+    apply is that step too; the forward parts leave the weights alone."""
+    import numpy as np
+
+    from tfnn import training
+
+    b = 64
+    x, y = mnist.x_train[:1000], mnist.y_train[:1000]
+    order = training.epoch_order(len(x), 0, 0)
+    profiled, reference, split = (_trainer("mlp") for _ in range(3))
+    start = _weights(profiled)
+    for t in (reference, split):
+        t.model.set_weights(profiled.model.get_weights())
+
+    parts = benchmark.tfnn_step_parts(profiled, x, y, order, b)
+    parts["forward"](2)
+    parts["forward_backward"](2)
+    parts["gather"](3)
+    for w, w0 in zip(_weights(profiled), start):
+        np.testing.assert_array_equal(w, w0)
+    parts["step"](1)
+
+    done, _, _, losses = reference._epoch_fn(b)(
+        tf_tensor(x), tf_tensor(y, "int64"), tf_tensor(order[:b], "int32"))
+    assert int(done) == 1 and losses.shape == (1,)
+    changed = False
+    for w, w_ref, w0 in zip(_weights(profiled), _weights(reference), start):
+        np.testing.assert_array_equal(w, w_ref)
+        changed = changed or not np.array_equal(w, w0)
+    assert changed
+    assert int(profiled.optimizer.iterations) == 1
+
+    # the two halves: gradients at the start, then one Adam apply
+    benchmark.tfnn_step_parts(split, x, y, order, b)["apply"](1)
+    for w, w_ref in zip(_weights(split), _weights(reference)):
+        np.testing.assert_allclose(w, w_ref, rtol=1e-5, atol=1e-7)
+
+
+def test_torch_step_parts_train(mnist):
+    pytest.importorskip("torch")
+    x, y = mnist.x_train[:256], mnist.y_train[:256]
+    parts = benchmark.torch_step_parts("cnn", x, y, list(range(256)), 32)
+    assert set(parts) == set(benchmark.PROFILE_PARTS)
+    params = list(parts["step"].model.parameters())
+    start = [p.detach().clone() for p in params]
+    for name in ("gather", "forward", "forward_backward"):
+        parts[name](2)
+    assert all((p == p0).all() for p, p0 in zip(params, start))
+    parts["step"](1)
+    assert any((p != p0).any() for p, p0 in zip(params, start))
+
+
+def tf_tensor(a, dtype="float32"):
+    import tensorflow as tf
+
+    return tf.convert_to_tensor(a, dtype)
+
+
+def test_in_subprocess_runs_with_the_given_environment(mnist_builder):
+    from tfnn.runtime import ONEDNN
+
+    r = benchmark.in_subprocess("run_training", {ONEDNN: "1"}, arch="mlp",
+                                epochs=1, n_train=512, paths=["readable"])
+    assert r["onednn"] == "1" and r["env"] == {ONEDNN: "1"}
+    assert r["examples"] == 512 and set(r["paths"]) == {"readable"}
+    assert 0.0 <= r["paths"]["readable"]["test_accuracy"] <= 1.0
+    with pytest.raises(RuntimeError, match="failed in a subprocess"):
+        benchmark.in_subprocess("no_such_function", {})
+
+
+def test_time_to_accuracy_reports_the_first_epoch_at_target(mnist):
+    from tfnn.experiments._common import subset
+
+    small = subset(mnist, 2000, 1000)
+    r = benchmark.time_to_accuracy(1.01, "mlp", max_epochs=2,
+                                   paths=("readable",), splits=small)
+    assert r["paths"] == {"readable": None}  # 101 % is never reached
+    best = r["best"]["readable"]
+    assert len(best["curve"]) == 2
+    assert best["accuracy"] == max(best["curve"])
+    assert best["curve"][best["epoch"] - 1] == best["accuracy"]
+    # A target below the first epoch's accuracy is reached at epoch 1.
+    low = best["curve"][0] / 2
+    r = benchmark.time_to_accuracy(low, "mlp", max_epochs=2,
+                                   paths=("readable",), splits=small)
+    hit = r["paths"]["readable"]
+    assert hit["epoch"] == 1 and hit["accuracy"] >= low and hit["seconds"] > 0
+    assert "not within 2 epochs" in benchmark.format_report(
+        {"mlp_time_to_98": dict(r, paths={"readable": None})})

@@ -238,6 +238,16 @@ def test_gd_is_one_full_batch_step_per_epoch(small):
     assert int(trainer.optimizer.iterations) == 2
 
 
+def test_fast_fit_with_progress_bar(small, capsys):
+    # fit's default (progress=True) on the fast path: one bar line an epoch
+    x, y = small[0][:300], small[1][:300]
+    trainer = Trainer(build_mlp(hidden=(8,)), "adam", fast=True)
+    history = trainer.fit(x, y, epochs=1, batch_size=128)
+    assert int(trainer.optimizer.iterations) == 3
+    assert "3/3" in capsys.readouterr().out
+    assert history.loss and math.isfinite(history.loss[0])
+
+
 @pytest.mark.parametrize("batch, drop, steps", [(1, False, 50), (16, False, 4),
                                                 (16, True, 3)])
 def test_batch_modes_step_counts(small, batch, drop, steps):

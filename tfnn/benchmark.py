@@ -19,6 +19,15 @@ the model's training FLOPs per example (forward 2 FLOPs per multiply-add,
 backward twice the forward), compared with a float32 matrix product's rate
 measured in the same run. Ratios, never absolute numbers, are meant to be
 compared; tests never depend on them.
+
+The CNN runs twice, each in a fresh process (:func:`in_subprocess`): with
+oneDNN's kernels, which ``tfnn train --arch cnn`` turns on
+(:mod:`tfnn.runtime`), and with TensorFlow's default on this CPU (Eigen).
+
+:func:`step_profile` shows where one train step goes: the median ms of the
+batch gather, the forward pass, forward + loss + gradients, Adam's apply and
+the full step, each compiled and looped in-graph as the fast path runs its
+step, beside the same parts of the PyTorch step.
 """
 
 from __future__ import annotations
@@ -34,6 +43,8 @@ from dataclasses import dataclass, field
 from typing import Callable, Dict, List
 
 import numpy as np
+
+from tfnn.runtime import ONEDNN
 
 logger = logging.getLogger(__name__)
 
@@ -94,17 +105,23 @@ class Path:
     rss_growth_mb: float = 0.0
 
 
+def _tfnn_config(arch, seed):
+    """The benchmark's MLP (784-256-256-10) or CNN (32/64 conv, dense 128)."""
+    from tfnn.config import ModelConfig
+
+    return ModelConfig(arch=arch, hidden=MLP_HIDDEN if arch == "mlp"
+                       else CNN_HIDDEN, filters=CNN_FILTERS,
+                       initializer="he_normal",
+                       initializer_kwargs={"seed": seed})
+
+
 def _tfnn_paths(arch, splits, batch, seed, which):
     import keras
 
     from tfnn import training
-    from tfnn.config import ModelConfig
     from tfnn.models import build_model
 
-    cfg = ModelConfig(arch=arch, hidden=MLP_HIDDEN if arch == "mlp"
-                      else CNN_HIDDEN, filters=CNN_FILTERS,
-                      initializer="he_normal",
-                      initializer_kwargs={"seed": seed})
+    cfg = _tfnn_config(arch, seed)
     x, y = splits.x_train, splits.y_train
     paths = []
     for name in which:
@@ -139,14 +156,21 @@ def _tfnn_paths(arch, splits, batch, seed, which):
     return paths
 
 
-def _torch_path(arch, splits, batch, seed, threads):
+def _import_torch():
     try:
         import torch
-        from torch import nn
     except ImportError:
         logger.warning("PyTorch is not installed: skipping the torch path "
                        "(pip install torch==2.13.0)")
         return None
+    return torch
+
+
+def _torch_model(arch, seed, threads):
+    """The benchmark's model in PyTorch with fused Adam and its loss."""
+    import torch
+    from torch import nn
+
     torch.manual_seed(seed)
     torch.set_num_threads(threads)
     if arch == "mlp":
@@ -170,7 +194,23 @@ def _torch_path(arch, splits, batch, seed, threads):
             nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
             nn.init.zeros_(m.bias)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3, fused=True)
-    loss_fn = nn.CrossEntropyLoss()
+    return model, opt, nn.CrossEntropyLoss()
+
+
+def _torch_step(model, opt, loss_fn, xb, yb):
+    """One PyTorch train step, as the torch path runs it."""
+    loss = loss_fn(model(xb), yb)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+    return loss
+
+
+def _torch_path(arch, splits, batch, seed, threads):
+    torch = _import_torch()
+    if torch is None:
+        return None
+    model, opt, loss_fn = _torch_model(arch, seed, threads)
     X = torch.from_numpy(np.ascontiguousarray(splits.x_train))
     Y = torch.from_numpy(splits.y_train.astype(np.int64))
     gen = torch.Generator().manual_seed(seed)
@@ -180,10 +220,7 @@ def _torch_path(arch, splits, batch, seed, threads):
         perm = torch.randperm(len(X), generator=gen)
         for i in range(0, len(X), batch):
             idx = perm[i:i + batch]
-            loss = loss_fn(model(X[idx]), Y[idx])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
+            _torch_step(model, opt, loss_fn, X[idx], Y[idx])
 
     def accuracy():
         model.eval()
@@ -243,7 +280,8 @@ def run_training(arch="mlp", epochs=4, batch=128, seed=0, n_train=None,
             "rss_growth_mb": p.rss_growth_mb,
         }
     return {"arch": arch, "examples": n, "epochs": epochs, "batch": batch,
-            "flops_per_example": flops, "paths": out}
+            "flops_per_example": flops, "paths": out,
+            "onednn": os.environ.get(ONEDNN)}
 
 
 def time_to_accuracy(target, arch="mlp", max_epochs=10, batch=128, seed=0,
@@ -255,20 +293,257 @@ def time_to_accuracy(target, arch="mlp", max_epochs=10, batch=128, seed=0,
 
         splits = mnist()
     runs = _paths(arch, splits, batch, seed, paths)
-    out = {}
+    out, best = {}, {}
     for p in runs:
-        spent, reached = 0.0, None
+        spent, reached, curve = 0.0, None, []
         for e in range(max_epochs):
             t0 = time.perf_counter()
             p.epoch(e)
             spent += time.perf_counter() - t0
-            acc = p.accuracy()
-            if acc >= target:
-                reached = {"seconds": spent, "epoch": e + 1, "accuracy": acc}
+            curve.append(p.accuracy())
+            if curve[-1] >= target:
+                reached = {"seconds": spent, "epoch": e + 1,
+                           "accuracy": curve[-1]}
                 break
         out[p.name] = reached
+        top = int(np.argmax(curve))
+        best[p.name] = {"accuracy": curve[top], "epoch": top + 1,
+                        "curve": curve}
         logger.info("%s reaches %.3f: %s", p.name, target, reached)
-    return {"arch": arch, "target": target, "paths": out}
+    return {"arch": arch, "target": target, "max_epochs": max_epochs,
+            "paths": out, "best": best}
+
+
+# --------------------------------------------------------------------------
+# Where one step goes
+# --------------------------------------------------------------------------
+
+PROFILE_PARTS = ("gather", "forward", "forward_backward", "apply", "step")
+
+
+def tfnn_step_parts(trainer, x_all, y_all, order, batch):
+    """The parts of the fast path's train step, each its own ``tf.function``
+    that runs the part ``k`` times in a graph ``while_loop`` (as the fast
+    path runs its steps): ``parts[name](k)``.
+
+    * ``gather``: the batch ``i`` of ``order`` gathered from the training
+      set held as one tensor (as in :meth:`Trainer._epoch_fn`);
+    * ``forward``: ``model(x, training=True)``;
+    * ``forward_backward``: :func:`tfnn.training.loss_and_gradients` (forward,
+      loss, tape gradients);
+    * ``apply``: ``optimizer.apply`` of fixed gradients (Adam);
+    * ``step``: :meth:`Trainer.fast_step`, the fast path's own step;
+    * ``call``: a part that does nothing (a scalar ``+ 1``, compiled like
+      the others): what the loop and one compiled call cost by themselves,
+      included in every other part.
+
+    The parts other than ``gather`` see the first batch of ``order``; they
+    are XLA-compiled when the fast path's step is (``trainer.fast_jit``).
+    Each part's outputs are loop variables, so no iteration is pruned;
+    ``apply`` and ``step`` change the model's weights on every call.
+    """
+    import tensorflow as tf
+
+    from tfnn import training
+
+    model, opt, jit = trainer.model, trainer.optimizer, trainer.fast_jit
+    b = int(batch)
+    x_all = tf.convert_to_tensor(x_all, tf.float32)
+    y_all = tf.convert_to_tensor(y_all, tf.int64)
+    order = tf.convert_to_tensor(order, tf.int32)
+    steps = max(1, int(order.shape[0]) // b)
+    xb, yb = tf.gather(x_all, order[:b]), tf.gather(y_all, order[:b])
+    forward = tf.function(lambda x: model(x, training=True),
+                          jit_compile=jit)
+    grads_fn = tf.function(
+        lambda x, y: training.loss_and_gradients(model, opt, x, y,
+                                                 trainer.from_logits),
+        jit_compile=jit)
+    grads = grads_fn(xb, yb)[2]  # traced here: no weight changes
+
+    def apply(g):
+        opt.apply(g, model.trainable_variables)
+        return tf.identity(opt.iterations)
+
+    apply = tf.function(apply, jit_compile=jit)
+    step = trainer.fast_step()
+    noop = tf.function(lambda i: i + 1, jit_compile=jit)
+
+    def gather(i):
+        idx = order[(i % steps) * b:(i % steps + 1) * b]
+        return tf.gather(x_all, idx), tf.gather(y_all, idx)
+
+    bodies = {
+        "gather": gather,
+        "forward": lambda i: forward(xb),
+        "forward_backward": lambda i: grads_fn(xb, yb),
+        "apply": lambda i: apply(grads),
+        "step": lambda i: step(xb, yb),
+        "call": noop,
+    }
+
+    def repeat(body):
+        def loop(k):
+            out = body(k * 0)  # the first of k calls
+            _, out = tf.while_loop(lambda i, out: i < k,
+                                   lambda i, out: (i + 1, body(i)),
+                                   (tf.constant(1), out))
+            return out
+
+        return tf.function(loop, input_signature=[
+            tf.TensorSpec((), tf.int32)])
+
+    return {name: repeat(body) for name, body in bodies.items()}
+
+
+def torch_step_parts(arch, x_all, y_all, order, batch, seed=0,
+                     threads=None):
+    """The same parts for the torch path, each ``parts[name](k)`` calling it
+    ``k`` times from Python (PyTorch eager, as :func:`_torch_path` trains);
+    None when torch is not installed. ``forward`` records the autograd
+    graph as training does; ``apply`` is the fused Adam ``step()``."""
+    torch = _import_torch()
+    if torch is None:
+        return None
+    model, opt, loss_fn = _torch_model(arch, seed, threads or os.cpu_count())
+    model.train()
+    b = int(batch)
+    X = torch.from_numpy(np.ascontiguousarray(x_all, np.float32))
+    Y = torch.from_numpy(np.asarray(y_all, np.int64))
+    perm = torch.from_numpy(np.asarray(order, np.int64))
+    steps = max(1, len(perm) // b)
+    xb, yb = X[perm[:b]], Y[perm[:b]]
+
+    def gather(k):
+        for i in range(k):
+            idx = perm[(i % steps) * b:(i % steps + 1) * b]
+            X[idx], Y[idx]
+
+    def forward(k):
+        for _ in range(k):
+            model(xb)
+
+    def forward_backward(k):
+        for _ in range(k):
+            opt.zero_grad(set_to_none=True)
+            loss_fn(model(xb), yb).backward()
+
+    def apply(k):
+        for _ in range(k):
+            opt.step()
+
+    def step(k):
+        for _ in range(k):
+            _torch_step(model, opt, loss_fn, xb, yb)
+
+    forward_backward(1)  # gradients for ``apply``
+    step.model = model  # for tests
+    return {"gather": gather, "forward": forward,
+            "forward_backward": forward_backward, "apply": apply,
+            "step": step}
+
+
+def _profile_summary(ms):
+    """Median ms per part plus backward and the rest, and each part's
+    fraction of the full step."""
+    ms = dict(ms)
+    ms["backward"] = ms["forward_backward"] - ms["forward"]
+    ms["rest"] = ms["step"] - ms["forward_backward"] - ms["apply"]
+    return {"ms": ms,
+            "fraction_of_step": {k: v / ms["step"] for k, v in ms.items()}}
+
+
+def step_profile(arch="mlp", batch=128, repeats=20, inner=5, seed=0,
+                 splits=None, torch=True):
+    """Where one training step of tfnn's default path goes (and torch's).
+
+    Each part of :func:`tfnn_step_parts` (and of :func:`torch_step_parts`)
+    is warmed up, then timed ``repeats`` times, ``inner`` calls a time; the
+    parts of both frameworks are interleaved within every repeat so they
+    see the same machine load. Returns the median milliseconds per call of
+    each part, ``backward = forward_backward − forward`` and ``rest = step −
+    forward_backward − apply`` (what the step spends besides the two; < 0
+    when the fused step beats its parts), each also as a fraction of the
+    step, and the ratio of torch's step time to tfnn's (> 1: tfnn faster).
+    """
+    import keras
+
+    from tfnn import training
+    from tfnn.models import build_model
+
+    if splits is None:
+        from tfnn.experiments._common import mnist
+
+        splits = mnist()
+    x, y = splits.x_train, splits.y_train
+    order = training.epoch_order(len(x), seed, 0)
+    training.set_seed(seed)
+    trainer = training.Trainer(build_model(_tfnn_config(arch, seed)),
+                               keras.optimizers.Adam(1e-3), fast=True)
+    frameworks = {"tfnn": tfnn_step_parts(trainer, x, y, order, batch)}
+    if torch:
+        parts = torch_step_parts(arch, x, y, order, batch, seed)
+        if parts is not None:
+            frameworks["torch"] = parts
+    for parts in frameworks.values():  # warm-up: tracing, XLA, allocators
+        for fn in parts.values():
+            fn(inner)
+    load_before = os.getloadavg()[0]
+    times = {f: {name: [] for name in parts}
+             for f, parts in frameworks.items()}
+    for _ in range(repeats):
+        for f, parts in frameworks.items():
+            for name, fn in parts.items():
+                t0 = time.perf_counter()
+                fn(inner)
+                times[f][name].append(
+                    1e3 * (time.perf_counter() - t0) / inner)
+    out = {"arch": arch, "batch": int(batch), "repeats": repeats,
+           "inner": inner, "xla": bool(trainer.fast_jit),
+           "threads": os.cpu_count(),
+           # other processes' load shows here: 1-minute load averages
+           "load_average": [load_before, os.getloadavg()[0]]}
+    for f, t in times.items():
+        out[f] = _profile_summary({k: statistics.median(v)
+                                   for k, v in t.items()})
+    if "torch" in out:
+        out["torch_over_tfnn_step"] = (out["torch"]["ms"]["step"]
+                                       / out["tfnn"]["ms"]["step"])
+    logger.info("step profile %s: %s", arch, {
+        f: {k: round(v, 3) for k, v in out[f]["ms"].items()}
+        for f in frameworks})
+    return out
+
+
+def format_step_profile(profile) -> str:
+    """One step profile as a Markdown table (ms and % of the step)."""
+    frameworks = [f for f in ("tfnn", "torch") if f in profile]
+    rows = ("gather", "forward", "backward", "forward_backward", "apply",
+            "rest", "step", "call")
+    lines = [f"#### One {profile['arch'].upper()} train step, batch "
+             f"{profile['batch']} (median of {profile['repeats']}; tfnn "
+             f"{'with' if profile['xla'] else 'without'} XLA)", "",
+             "| part | " + " | ".join(f"{f} ms | {f} % of step"
+                                      for f in frameworks) + " |",
+             "|---|" + "---|---|" * len(frameworks)]
+    for row in rows:
+        cells = []
+        for f in frameworks:
+            if row not in profile[f]["ms"]:
+                cells.append("– | –")
+                continue
+            ms = profile[f]["ms"][row]
+            cells.append(f"{ms:.3f} | "
+                         f"{100 * profile[f]['fraction_of_step'][row]:.0f} %")
+        lines.append(f"| {row} | " + " | ".join(cells) + " |")
+    notes = [f"load average {profile['load_average'][0]:.1f} → "
+             f"{profile['load_average'][1]:.1f} on {profile['threads']} "
+             "CPUs"]
+    if "torch_over_tfnn_step" in profile:
+        notes.append("torch step / tfnn step = "
+                     f"{profile['torch_over_tfnn_step']:.2f}x")
+    lines += ["", "; ".join(notes)]
+    return "\n".join(lines)
 
 
 class _ServerProcess:
@@ -367,9 +642,35 @@ def serving_speed(model_dir, requests=200, batches=(1, 100), splits=None):
     return out
 
 
+def in_subprocess(function, env, **kwargs):
+    """``function(**kwargs)`` of this module run in a fresh Python process
+    whose environment adds ``env`` (settings that must precede ``import
+    tensorflow``, such as ``TF_ENABLE_ONEDNN_OPTS``); its JSON result, with
+    ``env`` recorded under "env". Its log goes to this process's stderr."""
+    import subprocess
+    import sys
+
+    code = ("import json, logging, sys; from tfnn import benchmark; "
+            "logging.basicConfig(level=logging.INFO, format='%(message)s'); "
+            f"r = benchmark.{function}(**json.loads(sys.argv[1])); "
+            "print('\\n@result ' + json.dumps(r))")
+    proc = subprocess.run([sys.executable, "-c", code, json.dumps(kwargs)],
+                          env={**os.environ, **env}, stdout=subprocess.PIPE,
+                          text=True, check=False)
+    lines = [ln for ln in proc.stdout.splitlines()
+             if ln.startswith("@result ")]
+    if proc.returncode or not lines:
+        raise RuntimeError(f"benchmark.{function} failed in a subprocess "
+                           f"(exit {proc.returncode}); its log is above")
+    result = json.loads(lines[-1][len("@result "):])
+    return {**result, "env": env} if isinstance(result, dict) else result
+
+
 def run(epochs=4, cnn_epochs=2, cnn_train=10_000, time_to_acc=True,
-        serving_dir="saved_models/mnist", out=None) -> Dict:
-    """The whole benchmark; writes JSON to ``out`` when given."""
+        serving_dir="saved_models/mnist", out=None, profile=True,
+        cnn_max_epochs=5) -> Dict:
+    """The whole benchmark; writes JSON to ``out`` when given. ``profile``:
+    add :func:`step_profile` of the MLP and the CNN ("step_profile")."""
     import platform
 
     t_start = time.perf_counter()
@@ -380,15 +681,38 @@ def run(epochs=4, cnn_epochs=2, cnn_train=10_000, time_to_acc=True,
                           "python": platform.python_version()},
               "matmul_gflops": peak}
     report["mlp"] = run_training("mlp", epochs=epochs)
-    report["cnn"] = run_training("cnn", epochs=cnn_epochs, n_train=cnn_train,
-                                 paths=("tfnn", "fit", "torch"))
+    # The CNN with the kernels `tfnn train --arch cnn` picks (oneDNN, see
+    # tfnn.runtime) and with TensorFlow's default here (Eigen): a
+    # per-process switch, so each runs in a fresh process.
+    cnn = dict(arch="cnn", epochs=cnn_epochs, n_train=cnn_train,
+               paths=["tfnn", "fit", "torch"])
+    report["cnn"] = in_subprocess("run_training", {ONEDNN: "1"}, **cnn)
+    report["cnn_eigen"] = in_subprocess("run_training", {ONEDNN: "0"}, **cnn)
     if time_to_acc:
         report["mlp_time_to_98"] = time_to_accuracy(0.98, "mlp", max_epochs=20)
+        report["cnn_time_to_99"] = in_subprocess(
+            "time_to_accuracy", {ONEDNN: "1"}, target=0.99, arch="cnn",
+            max_epochs=cnn_max_epochs)
+    if profile:
+        report["step_profile"] = {arch: step_profile(arch)
+                                  for arch in ("mlp", "cnn")}
     if serving_dir and os.path.isdir(serving_dir):
         report["serving"] = serving_speed(serving_dir)
     report["peak_after"] = matmul_peak()
     report["seconds"] = time.perf_counter() - t_start
     report["versions"] = _versions()
+    if out:
+        with open(out, "w") as fh:
+            json.dump(report, fh, indent=2)
+    return report
+
+
+def run_profile(archs=("mlp", "cnn"), out=None, **kwargs) -> Dict:
+    """Only :func:`step_profile` of each arch, as a report; JSON to ``out``
+    when given."""
+    report = {"step_profile": {arch: step_profile(arch, **kwargs)
+                               for arch in archs},
+              "versions": _versions()}
     if out:
         with open(out, "w") as fh:
             json.dump(report, fh, indent=2)
@@ -411,15 +735,19 @@ def _versions():
 
 def format_report(report) -> str:
     """The benchmark as a Markdown table plus the goal's ratios."""
-    lines = [f"matrix-product peak: {report['matmul_gflops']:.1f} GFLOP/s "
-             f"(again at the end: {report.get('peak_after', float('nan')):.1f})",
-             ""]
-    peak = max(report["matmul_gflops"], report.get("peak_after", 0))
-    for arch in ("mlp", "cnn"):
+    lines = []
+    if "matmul_gflops" in report:
+        lines += [f"matrix-product peak: {report['matmul_gflops']:.1f} "
+                  "GFLOP/s (again at the end: "
+                  f"{report.get('peak_after', float('nan')):.1f})", ""]
+        peak = max(report["matmul_gflops"], report.get("peak_after", 0))
+    titles = {"mlp": "MLP", "cnn": "CNN, oneDNN kernels (tfnn's choice)",
+              "cnn_eigen": "CNN, Eigen kernels (TensorFlow's default here)"}
+    for arch, title in titles.items():
         if arch not in report:
             continue
         r = report[arch]
-        lines += [f"### {arch.upper()} ({r['examples']} examples, batch "
+        lines += [f"### {title} ({r['examples']} examples, batch "
                   f"{r['batch']}, {r['epochs']} epochs interleaved)", "",
                   "| path | examples/s | GFLOP/s | % of matmul peak | "
                   "compile s | test acc | RSS growth MB |",
@@ -437,13 +765,21 @@ def format_report(report) -> str:
                       for k, v in paths.items() if k != "tfnn"]
             lines += ["", "ratios: " + ", ".join(ratios)]
         lines.append("")
-    if "mlp_time_to_98" in report:
+    for key, what in (("mlp_time_to_98", "MLP"), ("cnn_time_to_99", "CNN")):
+        if key not in report:
+            continue
         reached = []
-        for name, v in report["mlp_time_to_98"]["paths"].items():
-            reached.append(f"{name}: never" if v is None else
+        for name, v in report[key]["paths"].items():
+            best = report[key].get("best", {}).get(name)
+            never = f"{name}: not within {report[key].get('max_epochs')} " \
+                "epochs" + (f" (best {100 * best['accuracy']:.2f} % at epoch "
+                            f"{best['epoch']})" if best else "")
+            reached.append(never if v is None else
                            f"{name}: {v['seconds']:.1f} s (epoch {v['epoch']})")
-        lines += ["time to 98.0 % MNIST test accuracy (MLP): "
-                  + ", ".join(reached), ""]
+        lines += [f"time to {100 * report[key]['target']:.1f} % MNIST test "
+                  f"accuracy ({what}): " + ", ".join(reached), ""]
+    for profile in report.get("step_profile", {}).values():
+        lines += [format_step_profile(profile), ""]
     if "serving" in report:
         lines += ["| serving | HTTP req/s | p50 ms | p99 ms | in-process "
                   "calls/s | in-process p50 ms |", "|---|---|---|---|---|---|"]

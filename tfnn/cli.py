@@ -1,7 +1,9 @@
 """The ``tfnn`` command line: ``tfnn <command> [options]``.
 
 Each command lives in ``tfnn/commands/<command>.py`` with two functions,
-``add_arguments(parser)`` and ``run(args) -> int``; this module only routes.
+``add_arguments(parser)`` and ``run(args) -> int`` (and optionally
+``before_tensorflow(argv)``, for settings that must precede the import of
+TensorFlow); this module only routes.
 Commands import TensorFlow lazily, so ``tfnn --help`` is instant.
 """
 
@@ -68,6 +70,10 @@ def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     # Only the chosen command's module is imported to build its options.
     chosen = next((a for a in argv if a in COMMANDS), None)
+    # Settings that must precede `import tensorflow` (tfnn.runtime).
+    hook = chosen and getattr(_load(chosen), "before_tensorflow", None)
+    if hook:
+        hook(argv[argv.index(chosen) + 1:])
     parser = build_parser(commands={chosen} if chosen else set())
     args = parser.parse_args(argv)
     logging.basicConfig(

@@ -194,13 +194,21 @@ def train_step(model, optimizer, x, y, from_logits=True):
     ``LossScaleOptimizer``: the loss is scaled before the gradient and the
     gradients unscaled (and the step skipped if not finite) in ``apply``.
     """
+    loss, out, grads = loss_and_gradients(model, optimizer, x, y,
+                                          from_logits)
+    optimizer.apply(grads, model.trainable_variables)
+    return loss, _correct(out, y)
+
+
+def loss_and_gradients(model, optimizer, x, y, from_logits=True):
+    """The first half of :func:`train_step`: forward (``training=True``),
+    loss and the (loss-scaled) gradients; returns ``(loss, out, grads)``."""
     with tf.GradientTape() as tape:
         out = model(x, training=True)
         loss = compute_loss(model, out, y, from_logits)
         scaled = optimizer.scale_loss(loss)
     grads = tape.gradient(scaled, model.trainable_variables)
-    optimizer.apply(grads, model.trainable_variables)
-    return loss, _correct(out, y)
+    return loss, out, grads
 
 
 def eval_step(model, x, y, from_logits=True):
@@ -535,10 +543,7 @@ class Trainer:
         if batch_size in self._epoch_fns:
             return self._epoch_fns[batch_size]
         b = int(batch_size)
-        step = tf.function(
-            lambda xb, yb: train_step(self.model, self.optimizer, xb, yb,
-                                      self.from_logits),
-            jit_compile=self.fast_jit)
+        step = self.fast_step()
 
         def epoch_fn(x_all, y_all, order):
             steps = tf.shape(order)[0] // b
@@ -566,6 +571,16 @@ class Trainer:
             tf.TensorSpec((None,), tf.int32)])
         self._epoch_fns[batch_size] = fn
         return fn
+
+    def fast_step(self):
+        """The fast path's compiled :func:`train_step` (XLA when
+        ``fast_jit``), the one :meth:`_epoch_fn` runs for every batch."""
+        if getattr(self, "_fast_step", None) is None:
+            self._fast_step = tf.function(
+                lambda xb, yb: train_step(self.model, self.optimizer, xb, yb,
+                                          self.from_logits),
+                jit_compile=self.fast_jit)
+        return self._fast_step
 
     def _fast_epoch(self, x, y, batch_size, epoch, seed, drop_remainder,
                     manager, progress_steps):
@@ -601,7 +616,6 @@ class Trainer:
                                       stateful_metrics=["loss", "acc"])
             bar.update(len(losses), [("loss", total / seen),
                                      ("acc", correct / seen)], finalize=True)
-            del t0
         return losses, total, correct, seen
 
     def _rng_states(self):
@@ -673,8 +687,12 @@ def fast_path_jit(model) -> bool:
 
     Measured on this 2-core x86 CPU with TF 2.21: an XLA-compiled step of a
     dense network is ~1.4x faster than the plain graph step, but XLA's CPU
-    convolutions are far slower than TensorFlow's oneDNN kernels (a small
-    convnet fell from ~2.5k to ~160 examples/s). So: XLA for models without
+    convolutions are far slower than TensorFlow's own kernels (a small
+    convnet fell from ~2.5k to ~160 examples/s). (Those are Eigen's unless
+    oneDNN is on: on this AVX2 CPU TF 2.21 leaves it off unless
+    ``TF_ENABLE_ONEDNN_OPTS=1`` is set before TensorFlow is imported, which
+    ``tfnn train`` does for convnets, see :mod:`tfnn.runtime`; the benchmark
+    CNN's step is then ~1.5x faster.) So: XLA for models without
     convolutions only. The epoch loop around the step is never XLA-compiled:
     under XLA:CPU every iteration of a ``while_loop`` paid for the whole
     training tensor it gathers from (time per step grew with the set's size:

@@ -14,6 +14,28 @@ from tfnn.commands._flags import add_dataclass_flags, dataclass_from_args
 logger = logging.getLogger(__name__)
 
 
+def before_tensorflow(argv) -> None:
+    """Called with the raw arguments before TensorFlow is imported: the
+    model's arch (``--arch``, else the ``--config`` file's, else mlp) picks
+    the CPU kernels (:func:`tfnn.runtime.prefer_kernels_for`)."""
+    import argparse
+
+    from tfnn.config import load_config_file
+    from tfnn.runtime import prefer_kernels_for
+
+    peek = argparse.ArgumentParser(add_help=False)
+    peek.add_argument("--arch")
+    peek.add_argument("--config")
+    known, _ = peek.parse_known_args(argv)
+    arch = known.arch
+    if arch is None and known.config:
+        try:
+            arch = load_config_file(known.config).get("model", {}).get("arch")
+        except Exception:  # noqa: BLE001  run() reports the bad file
+            pass
+    prefer_kernels_for(arch or "mlp")
+
+
 def add_arguments(parser):
     from tfnn import activations, initializers, optimizers, schedules
     from tfnn.config import ARCHS, BN_PLACEMENTS, OUTPUTS, ModelConfig
