@@ -198,3 +198,15 @@ def test_time_to_accuracy_reports_the_first_epoch_at_target(mnist):
     assert hit["epoch"] == 1 and hit["accuracy"] >= low and hit["seconds"] > 0
     assert "not within 2 epochs" in benchmark.format_report(
         {"mlp_time_to_98": dict(r, paths={"readable": None})})
+
+
+def test_step_profiles_run_the_cnn_with_both_kernels(mnist_builder):
+    profiles = benchmark.step_profiles(("cnn",), batch=16, repeats=1,
+                                       inner=1, torch=False)
+    assert set(profiles) == {"cnn", "cnn_eigen"}
+    assert profiles["cnn"]["onednn"] == "1"
+    assert profiles["cnn_eigen"]["onednn"] == "0"
+    for p in profiles.values():
+        assert p["arch"] == "cnn" and p["tfnn"]["ms"]["step"] > 0
+    text = benchmark.format_report({"step_profile": profiles})
+    assert "without XLA; oneDNN)" in text and "without XLA; Eigen)" in text

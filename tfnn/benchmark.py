@@ -44,7 +44,7 @@ from typing import Callable, Dict, List
 
 import numpy as np
 
-from tfnn.runtime import ONEDNN
+from tfnn.runtime import ONEDNN, onednn_wanted
 
 logger = logging.getLogger(__name__)
 
@@ -500,7 +500,7 @@ def step_profile(arch="mlp", batch=128, repeats=20, inner=5, seed=0,
                     1e3 * (time.perf_counter() - t0) / inner)
     out = {"arch": arch, "batch": int(batch), "repeats": repeats,
            "inner": inner, "xla": bool(trainer.fast_jit),
-           "threads": os.cpu_count(),
+           "threads": os.cpu_count(), "onednn": os.environ.get(ONEDNN),
            # other processes' load shows here: 1-minute load averages
            "load_average": [load_before, os.getloadavg()[0]]}
     for f, t in times.items():
@@ -520,9 +520,10 @@ def format_step_profile(profile) -> str:
     frameworks = [f for f in ("tfnn", "torch") if f in profile]
     rows = ("gather", "forward", "backward", "forward_backward", "apply",
             "rest", "step", "call")
+    kernels = {"1": "; oneDNN", "0": "; Eigen"}.get(profile.get("onednn"), "")
     lines = [f"#### One {profile['arch'].upper()} train step, batch "
              f"{profile['batch']} (median of {profile['repeats']}; tfnn "
-             f"{'with' if profile['xla'] else 'without'} XLA)", "",
+             f"{'with' if profile['xla'] else 'without'} XLA{kernels})", "",
              "| part | " + " | ".join(f"{f} ms | {f} % of step"
                                       for f in frameworks) + " |",
              "|---|" + "---|---|" * len(frameworks)]
@@ -694,8 +695,7 @@ def run(epochs=4, cnn_epochs=2, cnn_train=10_000, time_to_acc=True,
             "time_to_accuracy", {ONEDNN: "1"}, target=0.99, arch="cnn",
             max_epochs=cnn_max_epochs)
     if profile:
-        report["step_profile"] = {arch: step_profile(arch)
-                                  for arch in ("mlp", "cnn")}
+        report["step_profile"] = step_profiles()
     if serving_dir and os.path.isdir(serving_dir):
         report["serving"] = serving_speed(serving_dir)
     report["peak_after"] = matmul_peak()
@@ -707,11 +707,25 @@ def run(epochs=4, cnn_epochs=2, cnn_train=10_000, time_to_acc=True,
     return report
 
 
+def step_profiles(archs=("mlp", "cnn"), **kwargs) -> Dict:
+    """:func:`step_profile` of each arch; the CNN twice, in fresh processes,
+    with oneDNN's kernels ("cnn", what ``tfnn train`` picks) and with
+    Eigen's ("cnn_eigen"), as the benchmark trains it."""
+    out = {}
+    for arch in archs:
+        if not onednn_wanted(arch):
+            out[arch] = step_profile(arch, **kwargs)
+            continue
+        for key, flag in ((arch, "1"), (f"{arch}_eigen", "0")):
+            out[key] = in_subprocess("step_profile", {ONEDNN: flag},
+                                     arch=arch, **kwargs)
+    return out
+
+
 def run_profile(archs=("mlp", "cnn"), out=None, **kwargs) -> Dict:
     """Only :func:`step_profile` of each arch, as a report; JSON to ``out``
     when given."""
-    report = {"step_profile": {arch: step_profile(arch, **kwargs)
-                               for arch in archs},
+    report = {"step_profile": step_profiles(archs, **kwargs),
               "versions": _versions()}
     if out:
         with open(out, "w") as fh:
