@@ -8,8 +8,9 @@ default (CPUs with AVX-512 VNNI/AMX and the like) or where
 here (``python scripts/benchmark.py``, ``tfnn.benchmark.step_profile``),
 benchmark CNN (32/64 channels, batch 128), one training step:
 
-    Eigen  (default here)   forward 16.1 ms, backward 44.7 ms, step 61.2 ms
-    oneDNN                  forward 10.8 ms, backward 28.4 ms, step 41.0 ms
+    Eigen  (default here)   forward 14.6 ms, backward 37.8 ms, step 55.3 ms
+    oneDNN                  forward 10.1 ms, backward 24.1 ms, step 36.9 ms
+    (PyTorch 2.13, same run: forward 24.8 ms, backward 43.2 ms, step 59.4 ms)
 
 while the MLP's XLA-compiled step gained nothing from oneDNN (56k → 53k and
 56k → 40k examples/s in two runs). The switch is per process, so it is
