@@ -329,19 +329,10 @@ def run(config=None, mode="quick", splits=None, cache_dir=None):
         if name not in kept or len(kept[name]) < 2:
             continue
         members = [c for c in candidates if c[0].startswith(f"{name} (")]
-        val_p = np.mean([c[3] for c in members], axis=0)
-        test_p = np.mean([c[4] for c in members], axis=0)
-        model = ensemble_model([c[2] for c in members],
-                               name=f"ensemble_{name}")
-        row = {"name": f"ensemble of {name}", "members": len(members),
-               "arch": members[0][1],
-               "val_accuracy": float(np.mean(
-                   val_p.argmax(1) == splits.y_val)),
-               "test_accuracy": float(np.mean(
-                   test_p.argmax(1) == splits.y_test)),
-               "parameters": int(model.count_params())}
-        ensembles.append(row)
-        candidates.append((row["name"], row["arch"], model, val_p, test_p))
+        _add_ensemble(f"ensemble of {name}", members,
+                      ensemble_model([c[2] for c in members],
+                                     name=f"ensemble_{name}"),
+                      splits, candidates, ensembles)
 
     tta = _test_time_shifts(config, kept, candidates, ensembles, splits)
 
@@ -432,22 +423,29 @@ def _test_time_shifts(config, kept, candidates, ensembles, splits):
         if len(singles) < 2:
             continue
         # The mean over members of each member's mean over copies is the
-        # mean over both: the same p̄ as the one model built below.
-        val_p = np.mean([c[3] for c in shifted], axis=0)
-        test_p = np.mean([c[4] for c in shifted], axis=0)
-        model = ensemble_model([c[2] for c in singles],
-                               name=f"ensemble_{name}_tta", max_shift=shift,
-                               fill=fill)
-        row = {"name": f"ensemble of {name}{suffix}",
-               "members": len(singles), "copies": copies,
-               "arch": singles[0][1],
-               "val_accuracy": float(np.mean(val_p.argmax(1) == splits.y_val)),
-               "test_accuracy": float(np.mean(
-                   test_p.argmax(1) == splits.y_test)),
-               "parameters": int(model.count_params())}
-        ensembles.append(row)
-        candidates.append((row["name"], row["arch"], model, val_p, test_p))
+        # mean over both: the same p̄ as the one model built here.
+        _add_ensemble(f"ensemble of {name}{suffix}", shifted,
+                      ensemble_model([c[2] for c in singles],
+                                     name=f"ensemble_{name}_tta",
+                                     max_shift=shift, fill=fill),
+                      splits, candidates, ensembles, copies=copies)
     return rows
+
+
+def _add_ensemble(label, members, model, splits, candidates, ensembles,
+                  **extra):
+    """Score ``model``, the ensemble of ``members`` (candidates), by the
+    mean of the members' probabilities; add its row to ``ensembles`` and
+    it to ``candidates``."""
+    val_p = np.mean([c[3] for c in members], axis=0)
+    test_p = np.mean([c[4] for c in members], axis=0)
+    row = {"name": label, "members": len(members), **extra,
+           "arch": members[0][1],
+           "val_accuracy": float(np.mean(val_p.argmax(1) == splits.y_val)),
+           "test_accuracy": float(np.mean(test_p.argmax(1) == splits.y_test)),
+           "parameters": int(model.count_params())}
+    ensembles.append(row)
+    candidates.append((label, row["arch"], model, val_p, test_p))
 
 
 def to_json(result) -> dict:
