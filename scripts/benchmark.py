@@ -8,7 +8,7 @@ import argparse
 import json
 import logging
 
-from tfnn import benchmark
+from tfnn.studies import benchmark
 
 
 def main(argv=None):

@@ -8,7 +8,7 @@ import argparse
 import logging
 import sys
 
-from tfnn.commands import export
+from tfnn.cli.commands import export
 
 
 def parse_args(argv=None):

@@ -8,7 +8,7 @@ import argparse
 import logging
 import sys
 
-from tfnn.commands import serve
+from tfnn.cli.commands import serve
 
 
 def parse_args(argv=None):

@@ -91,7 +91,7 @@ def run_quick(experiment_dir):
 
     def get(name):
         if name not in cache:
-            from tfnn import experiments
+            from tfnn.studies import experiments
 
             cache[name] = experiments.run(name, "quick",
                                           out_dir=str(experiment_dir))

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfnn import activations
+from tfnn.nn import activations
 
 EXPECTED_KEYS = {
     "linear", "sigmoid", "tanh", "relu", "leaky_relu", "prelu", "elu",

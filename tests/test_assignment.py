@@ -1,4 +1,4 @@
-"""Note 003's assignment (tfnn.assignment): stages, augmentation, ensembles,
+"""Note 003's assignment (tfnn.studies.assignment): stages, augmentation, ensembles,
 the report, and the committed record models on the real test set."""
 
 import glob
@@ -8,7 +8,7 @@ import os
 import numpy as np
 import pytest
 
-from tfnn import assignment
+from tfnn.studies import assignment
 from tfnn.config import ModelConfig
 from tfnn.models import build_model
 
@@ -151,7 +151,7 @@ def test_report_has_every_stage_and_figure(quick_journey, tmp_path):
 
 
 def test_ensemble_row_and_record_export(mnist, tmp_path):
-    from tfnn.export import verify
+    from tfnn.shipping import verify
 
     config = dict(assignment.QUICK, stages=["baseline", "relu"],
                   seeds=[0, 1], ensembles=["relu"], n_test=None)
@@ -199,7 +199,7 @@ RECORDS = sorted(glob.glob(os.path.join(ROOT, "saved_models",
                          ids=[os.path.relpath(p, ROOT) for p in RECORDS])
 def test_committed_record_scores_its_recorded_accuracy(version_dir,
                                                        mnist_raw):
-    from tfnn.export import verify
+    from tfnn.shipping import verify
 
     meta = json.load(open(os.path.join(version_dir, "metadata.json")))
     result = verify(version_dir)  # tf.saved_model.load only
@@ -216,7 +216,7 @@ def test_an_interrupted_journey_resumes_from_saved_runs(mnist, tmp_path,
     first = assignment.run(config, splits=mnist, cache_dir=cache)
     # Lose the second run, as if the process died during it.
     os.remove(os.path.join(cache, "relu-seed0", "entry.json"))
-    with caplog.at_level(logging.INFO, logger="tfnn.assignment"):
+    with caplog.at_level(logging.INFO, logger="tfnn.studies.assignment"):
         again = assignment.run(config, splits=mnist, cache_dir=cache)
     log = caplog.text
     assert "stage baseline, seed 0: read back" in log
@@ -230,7 +230,7 @@ def test_an_interrupted_journey_resumes_from_saved_runs(mnist, tmp_path,
         relu0["val_accuracy_mean"], abs=0.02)
     # A changed config is not read back.
     other = dict(config, epochs=2, stages=["baseline"])
-    with caplog.at_level(logging.INFO, logger="tfnn.assignment"):
+    with caplog.at_level(logging.INFO, logger="tfnn.studies.assignment"):
         caplog.clear()
         assignment.run(other, splits=mnist, cache_dir=cache)
     assert "stage baseline, seed 0: 2 epochs" in caplog.text

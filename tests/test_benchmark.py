@@ -2,7 +2,7 @@
 
 import pytest
 
-from tfnn import benchmark
+from tfnn.studies import benchmark
 
 
 def test_flops_per_example_formulas():
@@ -21,7 +21,7 @@ def test_matmul_peak_is_positive():
 
 
 def test_tiny_interleaved_run_and_report(mnist):
-    from tfnn.experiments._common import subset
+    from tfnn.studies.common import subset
 
     small = subset(mnist, 512, 1000)
     result = benchmark.run_training("mlp", epochs=2, splits=small,
@@ -76,7 +76,7 @@ def _weights(trainer):
 def test_step_profile_returns_every_part(mnist, arch):
     import math
 
-    from tfnn.experiments._common import subset
+    from tfnn.studies.common import subset
 
     small = subset(mnist, 256, 100)
     profile = benchmark.step_profile(arch, batch=32, repeats=2, inner=2,
@@ -180,7 +180,7 @@ def test_in_subprocess_runs_with_the_given_environment(mnist_builder):
 
 
 def test_time_to_accuracy_reports_the_first_epoch_at_target(mnist):
-    from tfnn.experiments._common import subset
+    from tfnn.studies.common import subset
 
     small = subset(mnist, 2000, 1000)
     r = benchmark.time_to_accuracy(1.01, "mlp", max_epochs=2,

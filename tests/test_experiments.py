@@ -6,7 +6,7 @@ import json
 import matplotlib
 import pytest
 
-from tfnn import experiments
+from tfnn.studies import experiments
 
 matplotlib.use("Agg")
 
@@ -45,7 +45,7 @@ def test_activations_experiment_claims(run_quick, experiment_dir):
     loaded = json.loads((experiment_dir / "activations.json").read_text())
     assert "holds" in experiments.get("activations").summarize(loaded)
     fig = experiments.get("activations").plot(loaded)
-    assert fig._suptitle is not None
+    assert fig.get_suptitle()
     for ax in fig.axes:
         assert ax.get_xlabel() and ax.get_ylabel() and ax.get_title()
 
@@ -64,7 +64,7 @@ def test_cli_list_and_run(tmp_path, capsys):
 
 
 def test_gallery_writes_sections_and_keeps_what_was_not_rerun(tmp_path):
-    from tfnn.gallery import write_gallery
+    from tfnn.studies.gallery import write_gallery
 
     path = write_gallery(str(tmp_path), mode="quick", only=["activations"])
     text = open(path).read()

@@ -27,7 +27,7 @@ def _plot_axes(fig):
 
 @pytest.mark.parametrize("name", NAMES)
 def test_module_contract(name):
-    from tfnn import experiments
+    from tfnn.studies import experiments
 
     module = experiments.get(name)
     assert module.__doc__ and module.TITLE and module.CLAIM
@@ -41,7 +41,7 @@ def test_module_contract(name):
 def test_files_plot_and_summary(name, run_quick, experiment_dir):
     import matplotlib.pyplot as plt
 
-    from tfnn import experiments
+    from tfnn.studies import experiments
 
     run_quick(name)
     png = experiment_dir / f"{name}.png"
@@ -53,7 +53,7 @@ def test_files_plot_and_summary(name, run_quick, experiment_dir):
     # plot and summarize work on the JSON form (lists, string keys)
     fig = module.plot(loaded)
     try:
-        assert fig._suptitle is not None and fig._suptitle.get_text()
+        assert fig.get_suptitle()
         axes = _plot_axes(fig)
         assert axes
         for ax in axes:
@@ -74,7 +74,7 @@ def test_files_plot_and_summary(name, run_quick, experiment_dir):
 
 
 def test_activation_histograms_note004(run_quick):
-    from tfnn.experiments import activation_histograms as m
+    from tfnn.studies.experiments import activation_histograms as m
 
     result = run_quick("activation_histograms")
     c = m.claims(result, "10x500")
@@ -121,7 +121,7 @@ def test_vanishing_gradient_norms(run_quick):
 
 
 def test_vanishing_gradient_training(run_quick):
-    from tfnn.experiments import vanishing_gradient as m
+    from tfnn.studies.experiments import vanishing_gradient as m
 
     result = run_quick("vanishing_gradient")
     target = result["config"]["target"]
@@ -198,7 +198,7 @@ def test_sanity_overfit_twenty_examples(run_quick):
 
 
 def test_sanity_learning_rates(run_quick):
-    from tfnn.experiments import sanity_checks as m
+    from tfnn.studies.experiments import sanity_checks as m
 
     result = run_quick("sanity_checks")
     v = m.lr_verdicts(result)
@@ -216,7 +216,7 @@ def test_sanity_learning_rates(run_quick):
 
 
 def test_optimizer_paths_every_key(run_quick):
-    from tfnn import optimizers
+    from tfnn.nn import optimizers
 
     result = run_quick("optimizer_paths")
     keys = set(optimizers.names())
@@ -251,7 +251,7 @@ def test_optimizer_paths_first_step_is_the_rule(run_quick):
 def test_optimizer_paths_sgd_struggles(run_quick):
     """Note 001: at the same lr, momentum/NAG/Adam end closer to the uneven
     bowl's minimum than SGD and leave the saddle sooner."""
-    from tfnn.experiments import optimizer_paths as m
+    from tfnn.studies.experiments import optimizer_paths as m
 
     result = run_quick("optimizer_paths")
     c = m.claims(result)
@@ -269,7 +269,7 @@ def test_optimizer_paths_sgd_struggles(run_quick):
 
 
 def test_depth_width(run_quick):
-    from tfnn.experiments import depth_width as m
+    from tfnn.studies.experiments import depth_width as m
 
     result = run_quick("depth_width")
     c = m.claims(result)
@@ -291,7 +291,7 @@ def test_depth_width_note000_verdict_follows_the_numbers(run_quick):
     """Note 000's 784-128-64-10 vs 784-64-10: the summary says the claim
     holds only when the mean gain exceeds the seed noise, and says plainly
     when it does not (at this short budget it is within noise)."""
-    from tfnn.experiments import depth_width as m
+    from tfnn.studies.experiments import depth_width as m
 
     result = run_quick("depth_width")
     n = result["note000"]

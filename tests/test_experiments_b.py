@@ -17,7 +17,7 @@ pytestmark = pytest.mark.usefixtures("mnist_manual_dir")
 
 @pytest.mark.parametrize("name", NAMES)
 def test_module_contract(name):
-    from tfnn import experiments
+    from tfnn.studies import experiments
 
     module = experiments.get(name)
     assert module.__doc__ and module.TITLE and module.CLAIM
@@ -30,7 +30,7 @@ def test_module_contract(name):
 def test_outputs_plot_and_summary(name, run_quick, experiment_dir):
     import matplotlib.pyplot as plt
 
-    from tfnn import experiments
+    from tfnn.studies import experiments
 
     result = run_quick(name)
     module = experiments.get(name)
@@ -39,7 +39,7 @@ def test_outputs_plot_and_summary(name, run_quick, experiment_dir):
     loaded = json.loads(path.read_text())
     fig = module.plot(loaded)
     try:
-        assert fig._suptitle is not None and fig._suptitle.get_text()
+        assert fig.get_suptitle()
         for ax in fig.axes:
             if not ax.axison:
                 continue
@@ -90,7 +90,7 @@ def test_xavier_and_he_beat_small_and_unit_normal(run_quick):
 
 
 def test_normalized_inputs_reach_lower_loss_at_the_same_lr(run_quick):
-    from tfnn.experiments import input_normalization as m
+    from tfnn.studies.experiments import input_normalization as m
 
     r = run_quick("input_normalization")
     lr = r["learning_rate"]
@@ -106,7 +106,7 @@ def test_normalized_inputs_reach_lower_loss_at_the_same_lr(run_quick):
 
 
 def test_normalized_inputs_win_at_their_best_lr(run_quick):
-    from tfnn.experiments import input_normalization as m
+    from tfnn.studies.experiments import input_normalization as m
 
     r = run_quick("input_normalization")
     assert m.best(r, "standardize")["final_loss"] < \
@@ -137,7 +137,7 @@ def test_standardize_uses_training_statistics(run_quick):
 
 
 def test_bn_beats_no_bn_at_extreme_init_scales(run_quick):
-    from tfnn.experiments import batch_norm as m
+    from tfnn.studies.experiments import batch_norm as m
 
     for ext in m.extremes(run_quick("batch_norm")):
         bn = ext["bn"]["test_accuracy"]
@@ -146,7 +146,7 @@ def test_bn_beats_no_bn_at_extreme_init_scales(run_quick):
 
 
 def test_bn_train_and_inference_modes_agree_once_averages_settle(run_quick):
-    from tfnn.experiments import batch_norm as m
+    from tfnn.studies.experiments import batch_norm as m
 
     r = run_quick("batch_norm")
     early, late = m.settling(r)

@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from tfnn import experiments
+from tfnn.studies import experiments
 
 NAMES = ("lr_sweep", "random_search", "assignment_steps")
 
@@ -98,7 +98,7 @@ def test_random_search_fine_stage_keeps_up_with_the_coarse_best(quick):
 
 
 def test_fine_box_unit():
-    from tfnn.experiments.random_search import fine_box
+    from tfnn.studies.experiments.random_search import fine_box
 
     coarse = {"log10_lr": [-5.0, 0.0], "log10_reg": [-5.0, 1.0]}
     trials = [
@@ -121,7 +121,7 @@ def test_fine_box_unit():
 
 
 def test_assignment_every_stage_config_builds_and_changes_something():
-    from tfnn.experiments import assignment_steps
+    from tfnn.studies.experiments import assignment_steps
     from tfnn.models import build_model
 
     built = assignment_steps.configs()
@@ -140,7 +140,7 @@ def test_assignment_every_stage_config_builds_and_changes_something():
 
 
 def test_assignment_trains_every_stage_and_records_accuracies(quick):
-    from tfnn.experiments.assignment_steps import STAGE_NAMES
+    from tfnn.studies.experiments.assignment_steps import STAGE_NAMES
 
     result = quick("assignment_steps")
     rows = result["stages"]
@@ -173,7 +173,7 @@ def test_plot_files_and_summary(quick, experiment_dir, name):
     module = experiments.get(name)
     result = quick(name)
     fig = module.plot(result)
-    assert fig._suptitle is not None and fig._suptitle.get_text()
+    assert fig.get_suptitle()
     for ax in fig.axes:
         if ax.get_label() == "<colorbar>":
             continue

@@ -1,4 +1,4 @@
-"""SavedModel export (tfnn.export): round trips, accuracy, atomicity.
+"""SavedModel export (tfnn.shipping): round trips, accuracy, atomicity.
 
 Everything runs on the real MNIST test set (10,000 images). A small CNN with
 BatchNorm and dropout is trained for 200 steps in a module fixture.
@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfnn import cli, export
+from tfnn import cli, shipping
 from tfnn.config import ModelConfig
 from tfnn.models import build_mlp, build_model
 

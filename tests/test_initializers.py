@@ -6,7 +6,7 @@ import keras
 import numpy as np
 import pytest
 
-from tfnn import initializers
+from tfnn.nn import initializers
 
 DENSE = (784, 256)  # fan_in 784, fan_out 256
 CONV = (3, 3, 32, 64)  # fan_in 3·3·32 = 288, fan_out 3·3·64 = 576

@@ -6,7 +6,7 @@ import keras
 import numpy as np
 import pytest
 
-from tfnn import activations, initializers, optimizers
+from tfnn.nn import activations, initializers, optimizers
 from tfnn.config import ModelConfig
 from tfnn.models import build_cnn, build_mlp, build_model
 

@@ -1,4 +1,4 @@
-"""Tests for tfnn.optimizers: every key against its rule written out by hand.
+"""Tests for tfnn.nn.optimizers: every key against its rule written out by hand.
 
 The reference rules below are written from the published forms (Keras's
 documented conventions for the built-ins, TF1's ``training_ops.cc`` kernels
@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfnn import optimizers
+from tfnn.nn import optimizers
 
 KEYS = [
     "gd",

@@ -33,7 +33,7 @@ def test_public_api_is_reexported():
 
 
 def test_registry_get_names_and_errors():
-    from tfnn._registry import Registry
+    from tfnn.registry import Registry
 
     reg = Registry("thing")
     reg.add("alpha", lambda scale=1: ("alpha", scale))
@@ -47,7 +47,7 @@ def test_registry_get_names_and_errors():
 
 
 def test_cli_help_lists_commands():
-    done = subprocess.run([sys.executable, "-m", "tfnn.cli", "--help"],
+    done = subprocess.run([sys.executable, "-m", "tfnn", "--help"],
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0
     for command in ("train", "evaluate", "export", "verify", "serve"):
@@ -56,7 +56,7 @@ def test_cli_help_lists_commands():
 
 def test_cli_unknown_key_is_a_clear_error_not_a_traceback():
     done = subprocess.run(
-        [sys.executable, "-m", "tfnn.cli", "train", "--optimizer", "adamw2"],
+        [sys.executable, "-m", "tfnn", "train", "--optimizer", "adamw2"],
         capture_output=True, text=True, timeout=120)
     assert done.returncode == 2
     assert "invalid choice" in done.stderr and "nag" in done.stderr
@@ -64,7 +64,7 @@ def test_cli_unknown_key_is_a_clear_error_not_a_traceback():
 
 
 def test_command_line_is_what_a_user_would_type_again():
-    from tfnn.cli import command_line
+    from tfnn.provenance import command_line
 
     assert command_line(["/venv/bin/tfnn", "train", "--epochs", "2"]) == \
         "tfnn train --epochs 2"

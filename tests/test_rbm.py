@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfnn import rbm
+from tfnn.nn import rbm
 
 # A tiny RBM: 4 visible, 3 hidden units.
 W = np.array([[0.5, -1.0, 0.2],
@@ -166,9 +166,9 @@ def test_invalid_arguments_raise(kwargs):
 
 @pytest.fixture(scope="module")
 def minmax_images(mnist_builder):
-    from tfnn.experiments import _common
+    from tfnn.studies import common
 
-    return _common.mnist("minmax").x_train[:2000]
+    return common.mnist("minmax").x_train[:2000]
 
 
 def test_pretrain_lowers_the_reconstruction_error_every_epoch(minmax_images):
@@ -244,10 +244,10 @@ def test_experiment_fine_tuned_model_beats_chance_by_far(result):
 
 
 def test_experiment_plot_and_files(result, experiment_dir):
-    from tfnn.experiments import get
+    from tfnn.studies.experiments import get
 
     fig = get(NAME).plot(result)
-    assert fig._suptitle is not None and fig._suptitle.get_text()
+    assert fig.get_suptitle()
     for ax in fig.axes:
         if ax.get_label() == "<colorbar>":
             continue

@@ -14,7 +14,7 @@ def _size_mb(folder):
 
 
 def test_reference_model_scores_its_recorded_accuracy(mnist_builder):
-    from tfnn.export import verify
+    from tfnn.shipping import verify
 
     meta = json.loads((VERSION / "metadata.json").read_text())
     result = verify(str(VERSION))  # loads with tf.saved_model.load only

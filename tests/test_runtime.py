@@ -53,6 +53,6 @@ def test_tfnn_train_picks_the_kernels_from_its_arguments(args, expected,
     cfg = tmp_path / "cnn.json"
     cfg.write_text(json.dumps({"model": {"arch": "cnn"}}))
     args = [a.format(cfg=cfg) for a in args]
-    setup = ("from tfnn.commands.train import before_tensorflow; "
+    setup = ("from tfnn.cli.commands.train import before_tensorflow; "
              "before_tensorflow(sys.argv[1:])")
     assert _probe(setup, args) == [expected, False]

@@ -1,8 +1,8 @@
-"""TensorFlow Serving's REST API over real HTTP (tfnn.serving, tfnn.client).
+"""TensorFlow Serving's REST API over real HTTP (tfnn.serving, tfnn.serving.client).
 
 uvicorn runs in a background thread on a free port of 127.0.0.1; requests
 go through httpx (and http.client for a raw header). The model is a small
-MLP trained for 300 steps on real MNIST, exported with tfnn.export.
+MLP trained for 300 steps on real MNIST, exported with tfnn.shipping.
 """
 
 import ast
@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfnn import cli, export, serving
+from tfnn import cli, shipping, serving
 from tfnn.models import build_mlp
 
 pytestmark = pytest.mark.usefixtures("mnist_manual_dir")

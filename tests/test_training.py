@@ -9,7 +9,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfnn import runner, schedules, training
+from tfnn.training import run
+
+from tfnn.nn import schedules
+
+from tfnn import training
 from tfnn.config import ModelConfig
 from tfnn.models import build_mlp
 from tfnn.training import TrainConfig, Trainer, TrainingDiverged
@@ -118,7 +122,7 @@ def test_default_train_reaches_975_on_real_test_set(tmp_path):
     assert (out / "model.keras").exists()
     assert any((out / "tensorboard").iterdir())
     # evaluate agrees with the recorded accuracy on the 10,000 images
-    from tfnn.evaluation import evaluate_run
+    from tfnn.training.evaluation import evaluate_run
 
     result = evaluate_run(str(out))
     assert result["n"] == 10_000

@@ -1,11 +1,13 @@
-"""Test-time shifts (tfnn.tta): the layers against the NumPy reference,
+"""Test-time shifts (tfnn.models.tta): the layers against the NumPy reference,
 serialization, and an ensemble with shifts exported and scored from its
 SavedModel on the real test set."""
 
 import numpy as np
 import pytest
 
-from tfnn import assignment, tta
+from tfnn.studies import assignment
+
+from tfnn.models import tta
 from tfnn.config import ModelConfig
 from tfnn.models import build_model
 
@@ -86,13 +88,13 @@ def test_ensemble_with_shifts_is_the_mean_over_members_and_copies(tmp_path):
 
 def test_ensemble_with_shifts_exports_and_scores_from_its_savedmodel(
         mnist, tmp_path):
-    from tfnn.export import export_savedmodel, verify
-    from tfnn.experiments import _common
+    from tfnn.shipping import export_savedmodel, verify
+    from tfnn.studies import common
     from tfnn.training import TrainConfig
 
-    splits = _common.subset(mnist, 2000, None, 500)
+    splits = common.subset(mnist, 2000, None, 500)
     members = [
-        _common.train(ModelConfig(hidden=(32,),
+        common.train(ModelConfig(hidden=(32,),
                                   initializer_kwargs={"seed": s}),
                       TrainConfig(epochs=1, seed=s), splits).model
         for s in (0, 1)]

@@ -16,31 +16,48 @@ _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 __version__ = "0.1.0"
 
-_SUBMODULES = (
-    "activations",
-    "assignment",
-    "config",
-    "data",
-    "experiments",
-    "export",
-    "initializers",
-    "layers",
-    "models",
-    "optimizers",
-    "rbm",
-    "runner",
-    "schedules",
-    "training",
-    "tta",
-)
+# The house, bottom to top (each layer imports only from the layers before
+# it; tests/test_architecture.py checks it):
+#   batching, config, provenance, registry, runtime   plain values, bookkeeping
+#   nn        the notes' vocabulary: activations, layers, initializers,
+#             optimizers, schedules, rbm
+#   data      offline tfds build, preprocessing, tf.data pipelines
+#   models    factories, test-time shifts, ensembles
+#   training  train step, Trainer and its fast path, Keras fit, a whole run
+#   shipping  SavedModel export, versions, verification
+#   serving   TensorFlow Serving's REST API, model repository, client
+#   studies   experiments, assignment, benchmark, gallery
+#   cli       the tfnn command
+_SUBMODULES = {
+    "batching": "tfnn.batching",
+    "cli": "tfnn.cli",
+    "config": "tfnn.config",
+    "data": "tfnn.data",
+    "models": "tfnn.models",
+    "nn": "tfnn.nn",
+    "provenance": "tfnn.provenance",
+    "registry": "tfnn.registry",
+    "runtime": "tfnn.runtime",
+    "serving": "tfnn.serving",
+    "shipping": "tfnn.shipping",
+    "studies": "tfnn.studies",
+    "training": "tfnn.training",
+    # The notes' vocabulary, one step from the top as the README uses it:
+    # ``from tfnn import activations, initializers, optimizers``.
+    "activations": "tfnn.nn.activations",
+    "initializers": "tfnn.nn.initializers",
+    "layers": "tfnn.nn.layers",
+    "optimizers": "tfnn.nn.optimizers",
+    "schedules": "tfnn.nn.schedules",
+}
 _NAMES = {
-    "ModelConfig": "config",
-    "build_model": "models",
-    "build_mlp": "models",
-    "build_cnn": "models",
-    "Trainer": "training",
-    "TrainConfig": "training",
-    "History": "training",
+    "ModelConfig": "tfnn.config",
+    "TrainConfig": "tfnn.training",
+    "build_model": "tfnn.models",
+    "build_mlp": "tfnn.models",
+    "build_cnn": "tfnn.models",
+    "Trainer": "tfnn.training",
+    "History": "tfnn.training",
 }
 
 __all__ = sorted((*_SUBMODULES, *_NAMES))
@@ -48,9 +65,9 @@ __all__ = sorted((*_SUBMODULES, *_NAMES))
 
 def __getattr__(name):
     if name in _SUBMODULES:
-        return _importlib.import_module(f"tfnn.{name}")
+        return _importlib.import_module(_SUBMODULES[name])
     if name in _NAMES:
-        module = _importlib.import_module(f"tfnn.{_NAMES[name]}")
+        module = _importlib.import_module(_NAMES[name])
         return getattr(module, name)
     raise AttributeError(f"module 'tfnn' has no attribute {name!r}")
 

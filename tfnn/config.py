@@ -28,9 +28,9 @@ class ModelConfig:
     filters: Tuple[int, ...] = (32, 64)  # CNN: conv blocks' channels
     kernel_size: int = 3  # CNN: conv kernel side
     convs_per_block: int = 1  # CNN: Conv → BN → act repeated before a pool
-    activation: str = "relu"  # a key of tfnn.activations.names()
+    activation: str = "relu"  # a key of tfnn.nn.activations.names()
     activation_kwargs: Dict[str, Any] = field(default_factory=dict)
-    initializer: str = "he_normal"  # a key of tfnn.initializers.names()
+    initializer: str = "he_normal"  # a key of tfnn.nn.initializers.names()
     initializer_kwargs: Dict[str, Any] = field(default_factory=dict)
     batch_norm: bool = False  # BatchNorm after every hidden linear layer
     bn_placement: str = "before_activation"  # notes: Linear → BN → act

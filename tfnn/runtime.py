@@ -5,7 +5,7 @@ TensorFlow 2.21 on x86 uses oneDNN kernels only where it turns them on by
 default (CPUs with AVX-512 VNNI/AMX and the like) or where
 ``TF_ENABLE_ONEDNN_OPTS=1`` is set before ``import tensorflow``; elsewhere
 (this 2-core AVX2 machine) convolutions run on Eigen's kernels. Measured
-here (``python scripts/benchmark.py``, ``tfnn.benchmark.step_profile``),
+here (``python scripts/benchmark.py``, ``tfnn.studies.benchmark.step_profile``),
 benchmark CNN (32/64 channels, batch 128), one training step:
 
     Eigen  (default here)   forward 14.6 ms, backward 37.8 ms, step 55.3 ms

@@ -1,0 +1,257 @@
+"""The house's rules, checked on the source with ``ast``.
+
+tfnn is layered (see ``tfnn/__init__.py``): a module imports only from its
+own package or from the layers below it, the import graph has no cycle, no
+``_private`` name is used outside the module that defines it, nothing
+imports ``keras.src`` (Keras's internals), and library code never switches
+matplotlib's backend (that is the caller's choice).
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1] / "tfnn"
+
+# Bottom to top; a module may import from its own layer and those before it.
+LAYERS = [
+    ("tfnn", "tfnn.batching", "tfnn.config", "tfnn.provenance",
+     "tfnn.registry",
+     "tfnn.runtime"),
+    ("tfnn.nn",),
+    ("tfnn.data",),
+    ("tfnn.models",),
+    ("tfnn.training",),
+    ("tfnn.shipping",),
+    ("tfnn.serving",),
+    ("tfnn.studies",),
+    ("tfnn.cli", "tfnn.__main__"),
+]
+# tfnn/__init__.py's lazy names: ``from tfnn import X`` means this module.
+LAZY = {
+    "activations": "tfnn.nn.activations",
+    "initializers": "tfnn.nn.initializers",
+    "layers": "tfnn.nn.layers",
+    "optimizers": "tfnn.nn.optimizers",
+    "schedules": "tfnn.nn.schedules",
+    "ModelConfig": "tfnn.config",
+    "TrainConfig": "tfnn.training",
+    "build_model": "tfnn.models",
+    "build_mlp": "tfnn.models",
+    "build_cnn": "tfnn.models",
+    "Trainer": "tfnn.training",
+    "History": "tfnn.training",
+}
+# Private names of other libraries that tfnn has to touch, with the reason.
+FOREIGN_PRIVATE = {
+    # tfds has no public switch to keep its builders off Google Cloud
+    # Storage; offline builds must not wait on a GCS look-up.
+    "_is_gcs_disabled",
+    # tfds validates manual files only against its own registered
+    # checksums; the offline build adds the local files' checksums to one
+    # builder's download manager (nothing global changes).
+    "_make_download_manager",
+    "_url_infos",
+}
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT.parent).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+MODULES = {module_name(p): p for p in sorted(ROOT.rglob("*.py"))}
+
+
+def is_package(name: str) -> bool:
+    return MODULES.get(name, Path()).name == "__init__.py"
+
+
+def layer(name: str) -> int:
+    best = None
+    for rank, prefixes in enumerate(LAYERS):
+        for prefix in prefixes:
+            if name == prefix or name.startswith(prefix + "."):
+                if prefix != "tfnn" or name in prefixes:
+                    best = rank
+    if best is None:
+        raise AssertionError(f"{name} is in no layer of LAYERS")
+    return best
+
+
+def imports_of(name: str):
+    """(line, imported tfnn module, imported names) for every import in the
+    module, at top level or inside functions."""
+    tree = ast.parse(MODULES[name].read_text())
+    package = name if is_package(name) else name.rpartition(".")[0]
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.split(".")[0] in ("tfnn", "keras"):
+                    yield node.lineno, alias.name, ()
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parent = package.split(".")
+                parent = parent[: len(parent) - node.level + 1]
+                base = ".".join(parent + ([base] if base else []))
+            if base.split(".")[0] not in ("tfnn", "keras"):
+                continue
+            names = tuple(a.name for a in node.names)
+            for imported in names:
+                sub = f"{base}.{imported}"
+                if base == "tfnn" and imported in LAZY:
+                    yield node.lineno, LAZY[imported], ()
+                elif sub in MODULES:
+                    yield node.lineno, sub, ()
+                else:
+                    yield node.lineno, base, (imported,)
+
+
+def test_every_module_is_in_a_layer():
+    for name in MODULES:
+        layer(name)
+
+
+def test_imports_point_down():
+    wrong = []
+    for name in MODULES:
+        for line, target, _ in imports_of(name):
+            if target.startswith("tfnn") and layer(target) > layer(name):
+                wrong.append(f"{name}:{line} imports {target}")
+    assert not wrong, "imports that point up:\n" + "\n".join(wrong)
+
+
+def test_library_uses_no_bare_import_of_tfnn():
+    # ``import tfnn`` then ``tfnn.x`` hides which layer is used.
+    wrong = [f"{name}:{line}" for name in MODULES
+             for line, target, names in imports_of(name)
+             if target == "tfnn" and not names]
+    assert not wrong, wrong
+
+
+def test_no_import_cycle():
+    graph = {name: set() for name in MODULES}
+    for name in MODULES:
+        for _, target, _ in imports_of(name):
+            if target in MODULES and target != name:
+                graph[name].add(target)
+    # A package's __init__ may re-export its own submodules.
+    for name, targets in graph.items():
+        if is_package(name):
+            targets -= {t for t in targets if t.startswith(name + ".")}
+    # Tarjan's strongly connected components.
+    index, low, stack, on_stack, cycles = {}, {}, [], set(), []
+
+    def visit(v):
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on_stack.add(v)
+        for w in graph[v]:
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                cycles.append(sorted(component))
+
+    for v in graph:
+        if v not in index:
+            visit(v)
+    assert not cycles, f"import cycles: {cycles}"
+
+
+def is_private(identifier: str) -> bool:
+    return identifier.startswith("_") and not identifier.startswith("__")
+
+
+def test_no_private_name_is_used_outside_its_module():
+    wrong = []
+    for name, path in MODULES.items():
+        for line, target, names in imports_of(name):
+            parts = target.split(".")
+            if any(is_private(p) for p in parts) or any(
+                    is_private(n) for n in names):
+                wrong.append(f"{name}:{line} imports {target} {names}")
+        tree = ast.parse(path.read_text())
+        own = {n.name for n in ast.walk(tree) if isinstance(
+            n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
+        own |= {n.attr for n in ast.walk(tree)
+                if isinstance(n, ast.Attribute) and isinstance(n.ctx, ast.Store)}
+        for node in ast.walk(tree):
+            if (isinstance(node, ast.Attribute) and is_private(node.attr)
+                    and node.attr not in FOREIGN_PRIVATE | own):
+                owner = node.value
+                if isinstance(owner, ast.Name) and owner.id in ("self",
+                                                                "cls"):
+                    continue
+                wrong.append(f"{name}:{node.lineno} uses .{node.attr}")
+    assert not wrong, "private names used across modules:\n" + "\n".join(
+        wrong)
+
+
+def test_nothing_imports_keras_internals():
+    wrong = [f"{name}:{line} imports {target}" for name in MODULES
+             for line, target, _ in imports_of(name)
+             if target == "keras.src" or target.startswith("keras.src.")]
+    assert not wrong, wrong
+
+
+def test_library_never_switches_the_matplotlib_backend():
+    wrong = []
+    for name, path in MODULES.items():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if (isinstance(node, ast.Call)
+                    and isinstance(node.func, ast.Attribute)
+                    and node.func.attr == "use"
+                    and isinstance(node.func.value, ast.Name)
+                    and node.func.value.id == "matplotlib"):
+                wrong.append(f"{name}:{node.lineno}")
+    assert not wrong, wrong
+
+
+@pytest.mark.parametrize("rule", ["up", "cycle"])
+def test_the_checks_catch_a_violation(tmp_path, monkeypatch, rule):
+    # The walker itself: a planted upward import and a planted cycle are
+    # found (a checker that finds nothing would pass every tree).
+    fake = tmp_path / "tfnn"
+    (fake / "nn").mkdir(parents=True)
+    (fake / "cli").mkdir()
+    (fake / "__init__.py").write_text("")
+    (fake / "cli" / "__init__.py").write_text("")
+    (fake / "nn" / "__init__.py").write_text("")
+    if rule == "up":
+        (fake / "nn" / "a.py").write_text("from tfnn.cli import main\n")
+    else:
+        (fake / "nn" / "a.py").write_text("from tfnn.nn import b\n")
+        (fake / "nn" / "b.py").write_text("import tfnn.nn.a\n")
+    monkeypatch.setitem(globals(), "ROOT", fake)
+    modules = {module_name(p): p for p in sorted(fake.rglob("*.py"))}
+    monkeypatch.setitem(globals(), "MODULES", modules)
+    check = test_imports_point_down if rule == "up" else test_no_import_cycle
+    with pytest.raises(AssertionError):
+        check()
+
+
+def test_layers_cover_the_tree_on_disk():
+    packages = {p.name for p in ROOT.iterdir()
+                if p.is_dir() and (p / "__init__.py").exists()}
+    named = {prefix.split(".")[1] for prefixes in LAYERS
+             for prefix in prefixes if prefix.count(".") == 1}
+    assert packages <= named, sorted(packages - named)
+    assert os.path.exists(ROOT / "__main__.py")

@@ -1,0 +1,35 @@
+"""``tfnn evaluate PATH``: accuracy and confusion matrix on the test set of
+a run folder (``model.keras`` + ``summary.json``) or a ``.keras`` file."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+logger = logging.getLogger(__name__)
+
+
+def add_arguments(parser):
+    parser.add_argument("path", help="run folder or model.keras")
+    parser.add_argument("--dataset", default=None,
+                        help="default: the run's dataset")
+    parser.add_argument("--manual-dir", default=None)
+    parser.add_argument("--data-dir", default=None)
+    parser.add_argument("--json", default=None,
+                        help="also write the numbers to this JSON file")
+
+
+def run(args) -> int:
+    from tfnn.training.evaluation import evaluate_run
+    from tfnn.training.metrics import format_confusion
+
+    result = evaluate_run(args.path, dataset=args.dataset,
+                          manual_dir=args.manual_dir, data_dir=args.data_dir)
+    print(f"{result['dataset']} test accuracy: {result['accuracy']:.4f} "
+          f"({result['correct']}/{result['n']})")
+    print(format_confusion(result["confusion_matrix"]))
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump({**result, "confusion_matrix":
+                       result["confusion_matrix"].tolist()}, fh, indent=2)
+    return 0

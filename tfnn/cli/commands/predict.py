@@ -1,0 +1,39 @@
+"""``tfnn predict --url URL image.png|images.npy …``: ask a server."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+logger = logging.getLogger(__name__)
+
+
+def add_arguments(parser):
+    parser.add_argument("--url",
+                        default="http://127.0.0.1:8501/v1/models/mnist",
+                        help="model URL (default: %(default)s)")
+    parser.add_argument("--signature", default=None,
+                        help="signature_name (default: serving_default)")
+    parser.add_argument("--json", action="store_true",
+                        help="print JSON instead of a table")
+    parser.add_argument("images", nargs="+", help=".png or .npy files")
+
+
+def run(args) -> int:
+    from tfnn.serving.client import format_predictions, load_images, predict
+
+    try:
+        images, labels = load_images(args.images)
+        result = predict(args.url, images, signature_name=args.signature)
+    except (OSError, ValueError, RuntimeError) as err:
+        logger.error("predict failed: %s", err)
+        return 1
+    if args.json:
+        print(json.dumps([
+            {"image": label, "class": int(c), "probabilities": p.tolist()}
+            for label, c, p in zip(labels, result["classes"],
+                                   result["probabilities"])
+        ]))
+    else:
+        print(format_predictions(labels, result))
+    return 0

@@ -1,0 +1,93 @@
+"""``tfnn train``: train a model; every ModelConfig / TrainConfig field is a
+flag (``--hidden 512 256 --activation leaky_relu --batch-norm --dropout 0.2
+--optimizer nag --learning-rate 0.05 --schedule cosine …``) or comes from
+``--config FILE`` (JSON or YAML with ``model:`` and ``train:`` sections).
+Rerunning the same command resumes from the run folder's last checkpoint."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+from tfnn.cli.flags import add_dataclass_flags, dataclass_from_args
+
+logger = logging.getLogger(__name__)
+
+
+def before_tensorflow(argv) -> None:
+    """Called with the raw arguments before TensorFlow is imported: the
+    model's arch (``--arch``, else the ``--config`` file's, else mlp) picks
+    the CPU kernels (:func:`tfnn.runtime.prefer_kernels_for`)."""
+    import argparse
+
+    from tfnn.config import load_config_file
+    from tfnn.runtime import prefer_kernels_for
+
+    peek = argparse.ArgumentParser(add_help=False)
+    peek.add_argument("--arch")
+    peek.add_argument("--config")
+    known, _ = peek.parse_known_args(argv)
+    arch = known.arch
+    if arch is None and known.config:
+        try:
+            arch = load_config_file(known.config).get("model", {}).get("arch")
+        except Exception:  # noqa: BLE001  run() reports the bad file
+            pass
+    prefer_kernels_for(arch or "mlp")
+
+
+def add_arguments(parser):
+    from tfnn.nn import activations, initializers, optimizers, schedules
+    from tfnn.config import ARCHS, BN_PLACEMENTS, OUTPUTS, ModelConfig
+    from tfnn.data import DATASETS, PREPROCESSING
+    from tfnn.training.run import RECOMMENDED_MODEL, RECOMMENDED_TRAIN
+    from tfnn.training import LOOPS, STRATEGIES, TrainConfig
+
+    parser.add_argument("--config", help="JSON/YAML file with 'model' and "
+                        "'train' sections; flags override it")
+    parser.add_argument("--out", default=None,
+                        help="run folder (default: runs/<dataset>-<arch>)")
+    parser.add_argument("--manual-dir", default=None,
+                        help="folder with the four official files "
+                        "(or set TFNN_MANUAL_DIR)")
+    parser.add_argument("--data-dir", default=None,
+                        help="where tfds keeps prepared datasets "
+                        "(or set TFNN_DATA_DIR)")
+    parser.add_argument("--no-progress", action="store_true",
+                        help="no progress bars")
+    add_dataclass_flags(parser, ModelConfig, group="model",
+                        defaults=RECOMMENDED_MODEL, choices={
+        "arch": ARCHS, "activation": activations.names(),
+        "initializer": initializers.names(), "output": OUTPUTS,
+        "bn_placement": BN_PLACEMENTS})
+    add_dataclass_flags(parser, TrainConfig, group="training",
+                        defaults=RECOMMENDED_TRAIN, choices={
+        "dataset": DATASETS, "preprocessing": PREPROCESSING,
+        "optimizer": optimizers.names(), "schedule": schedules.names(),
+        "strategy": STRATEGIES, "loop": LOOPS})
+
+
+def run(args) -> int:
+    from tfnn.config import ModelConfig, load_config_file
+    from tfnn.training.run import RECOMMENDED_MODEL, RECOMMENDED_TRAIN, train
+    from tfnn.training import TrainConfig, TrainingDiverged
+
+    # recommended defaults < config file < flags
+    file_cfg = load_config_file(args.config) if args.config else {}
+    model_cfg = dataclass_from_args(ModelConfig, args, {
+        **RECOMMENDED_MODEL.to_dict(), **file_cfg.get("model", {})})
+    train_cfg = dataclass_from_args(TrainConfig, args, {
+        **RECOMMENDED_TRAIN.to_dict(), **file_cfg.get("train", {})})
+    out = args.out or os.path.join(
+        "runs", f"{train_cfg.dataset}-{model_cfg.arch}")
+    try:
+        result = train(model_cfg, train_cfg, out_dir=out,
+                       manual_dir=args.manual_dir, data_dir=args.data_dir,
+                       progress=not args.no_progress)
+    except TrainingDiverged as err:
+        logger.error("%s", err)
+        return 3
+    logger.info("test accuracy %.4f; run folder %s (tensorboard --logdir "
+                "%s)", result.test_accuracy, out,
+                os.path.join(out, "tensorboard"))
+    return 0

@@ -1,0 +1,639 @@
+"""Optimizers of note 003, keyed by the names users type.
+
+Note 003 draws the optimizers as a family tree grown out of gradient descent,
+``w = w - lr * dE/dw``. Its successors change one of the two factors: the
+*direction* (the gradient, "momentum-type"), the *step size* (the learning
+rate, "learning-rate-type"), or both::
+
+    gradient descent ........... gd, sgd            w -= lr * g
+    |-- momentum-type .......... momentum, nag      change the direction
+    |-- learning-rate-type ..... adagrad, rmsprop,  change the step size,
+    |                            adadelta, ftrl,    coordinate by coordinate
+    |                            proximal_gd,
+    |                            proximal_adagrad,
+    |                            adagrad_da
+    `-- both ................... adam, adamax,      momentum + adaptive step
+                                 nadam
+
+``FAMILIES`` holds this tree and ``family(key)`` reads it. The last four
+learning-rate-type keys come from the ``tf.train`` optimizer list that note
+003 quotes (``FtrlOptimizer``, ``ProximalGradientDescentOptimizer``,
+``ProximalAdagradOptimizer``, ``AdagradDAOptimizer``). ``proximal_gd`` keeps a
+fixed step size; it is filed with the other three because all four share the
+l1/l2 proximal step that shrinks weights to exact zeros.
+
+Keras built-ins are used where they exist. Keras 3 has no proximal
+optimizers and no AdagradDA, so :class:`ProximalGradientDescent`,
+:class:`ProximalAdagrad` and :class:`AdagradDA` below port TF1's kernels
+(``tensorflow/core/kernels/training_ops.cc``) as Keras optimizers.
+
+Default learning rates (any keyword overrides them; every other keyword goes
+to the optimizer, e.g. ``get("nag", learning_rate=0.1, momentum=0.5)``):
+
+| key | class | learning_rate | Keras's own default |
+|---|---|---|---|
+| gd, sgd, momentum, nag | ``SGD`` | 0.01 | 0.01 |
+| adagrad | ``Adagrad`` | 0.01 | 0.001 |
+| rmsprop | ``RMSprop`` | 0.001 | 0.001 |
+| adadelta | ``Adadelta`` (``epsilon=1e-6``) | 1.0 (Zeiler, 2012) | 0.001 |
+| adam, adamax, nadam | ``Adam``, ``Adamax``, ``Nadam`` | 0.001 | 0.001 |
+| ftrl | ``Ftrl`` | 0.01 | 0.001 |
+| proximal_gd | :class:`ProximalGradientDescent` | 0.01 | - |
+| proximal_adagrad | :class:`ProximalAdagrad` | 0.01 | - |
+| adagrad_da | :class:`AdagradDA` | 0.01 | - |
+
+Example:
+
+```python
+opt = optimizers.get("nag", learning_rate=0.1)
+model.compile(optimizer=opt, loss="sparse_categorical_crossentropy")
+optimizers.family("nag")  # "momentum-type"
+```
+"""
+
+from __future__ import annotations
+
+from typing import Dict, List
+
+import keras
+from keras import ops
+
+from tfnn.registry import Registry
+
+OPTIMIZERS = Registry("optimizer")
+
+GRADIENT_DESCENT = "gradient descent"
+MOMENTUM_TYPE = "momentum-type"
+LEARNING_RATE_TYPE = "learning-rate-type"
+BOTH = "both"
+
+# Note 003's family tree: key -> family.
+FAMILIES: Dict[str, str] = {
+    "gd": GRADIENT_DESCENT,
+    "sgd": GRADIENT_DESCENT,
+    "momentum": MOMENTUM_TYPE,
+    "nag": MOMENTUM_TYPE,
+    "adagrad": LEARNING_RATE_TYPE,
+    "rmsprop": LEARNING_RATE_TYPE,
+    "adadelta": LEARNING_RATE_TYPE,
+    "ftrl": LEARNING_RATE_TYPE,
+    "proximal_gd": LEARNING_RATE_TYPE,
+    "proximal_adagrad": LEARNING_RATE_TYPE,
+    "adagrad_da": LEARNING_RATE_TYPE,
+    "adam": BOTH,
+    "adamax": BOTH,
+    "nadam": BOTH,
+}
+
+
+def get(identifier, **kwargs):
+    """Build the optimizer named ``identifier`` (an optimizer passes through).
+
+    Args:
+        identifier: a key of ``names()`` (case-insensitive, ``-`` or ``_``),
+            or an already-built optimizer, returned unchanged.
+        **kwargs: ``learning_rate`` and any argument of the optimizer class.
+
+    Returns:
+        A fresh ``keras.optimizers.Optimizer``.
+
+    Raises:
+        ValueError: for an unknown key; the message lists the valid keys.
+    """
+    return OPTIMIZERS.get(identifier, **kwargs)
+
+
+def names() -> List[str]:
+    """The valid optimizer keys, sorted."""
+    return OPTIMIZERS.names()
+
+
+def family(key: str) -> str:
+    """The family of note 003's tree that ``key`` belongs to.
+
+    Returns:
+        One of ``"gradient descent"``, ``"momentum-type"``,
+        ``"learning-rate-type"``, ``"both"``.
+    """
+    normalized = str(key).lower().replace("-", "_")
+    if normalized not in FAMILIES:
+        raise ValueError(
+            f"Unknown optimizer {key!r}; choose from {sorted(FAMILIES)}"
+        )
+    return FAMILIES[normalized]
+
+
+def _check_non_negative(**values):
+    for name, value in values.items():
+        if value < 0:
+            raise ValueError(
+                f"`{name}` must be >= 0. Received: {name}={value}"
+            )
+
+
+def _check_positive(**values):
+    for name, value in values.items():
+        if value <= 0:
+            raise ValueError(f"`{name}` must be > 0. Received: {name}={value}")
+
+
+def _proximal_l1_l2(prox_v, lr, l1, l2):
+    """FOBOS's closed-form step for the l1 + l2 penalties (TF1's kernels).
+
+    ``sign(prox_v) * max(|prox_v| - lr*l1, 0) / (1 + lr*l2)``; when
+    ``l1 == 0`` this is ``prox_v / (1 + lr*l2)``. ``lr`` may be a tensor
+    (per-coordinate, as in ProximalAdagrad); ``l1`` is a Python float, so the
+    branch is taken when the graph is traced, as in the kernel.
+    """
+    denominator = ops.add(1.0, ops.multiply(lr, l2))
+    if l1 > 0:
+        shrunk = ops.maximum(
+            ops.subtract(ops.abs(prox_v), ops.multiply(lr, l1)), 0.0
+        )
+        return ops.divide(ops.multiply(ops.sign(prox_v), shrunk), denominator)
+    return ops.divide(prox_v, denominator)
+
+
+@keras.saving.register_keras_serializable(package="tfnn")
+class ProximalGradientDescent(keras.optimizers.Optimizer):
+    """Gradient descent followed by an l1/l2 proximal step (FOBOS).
+
+    The rule of TF1's ``ApplyProximalGradientDescent``:
+
+    ```python
+    prox_v = w - lr * g
+    if l1 > 0:
+        w = sign(prox_v) * max(abs(prox_v) - lr * l1, 0) / (1 + lr * l2)
+    else:
+        w = prox_v / (1 + lr * l2)
+    ```
+
+    The ``max(.., 0)`` sets every weight with ``|prox_v| <= lr*l1`` to
+    exactly zero, which is how l1 yields sparse weights. With ``l1 = l2 = 0``
+    this is plain gradient descent. The rule keeps no state, so there are no
+    slots to build.
+
+    Args:
+        learning_rate: a float, a ``LearningRateSchedule`` or a callable.
+            Defaults to ``0.01``.
+        l1_regularization_strength: ``l1 >= 0``. Defaults to ``0.0``.
+        l2_regularization_strength: ``l2 >= 0``. Defaults to ``0.0``.
+        **kwargs: the base optimizer's arguments (``name``, ``clipnorm``,
+            ``weight_decay``, ...).
+
+    Reference:
+        - Duchi & Singer, 2009, "Efficient Learning using Forward-Backward
+          Splitting" (FOBOS), NIPS 22.
+        - ``tf.compat.v1.train.ProximalGradientDescentOptimizer``.
+    """
+
+    def __init__(
+        self,
+        learning_rate=0.01,
+        l1_regularization_strength=0.0,
+        l2_regularization_strength=0.0,
+        **kwargs,
+    ):
+        super().__init__(learning_rate=learning_rate, **kwargs)
+        _check_non_negative(
+            l1_regularization_strength=l1_regularization_strength,
+            l2_regularization_strength=l2_regularization_strength,
+        )
+        self.l1_regularization_strength = float(l1_regularization_strength)
+        self.l2_regularization_strength = float(l2_regularization_strength)
+
+    def update_step(self, gradient, variable, learning_rate):
+        lr = ops.cast(learning_rate, variable.dtype)
+        gradient = ops.cast(gradient, variable.dtype)
+        prox_v = ops.subtract(variable, ops.multiply(lr, gradient))
+        self.assign(
+            variable,
+            _proximal_l1_l2(
+                prox_v,
+                lr,
+                self.l1_regularization_strength,
+                self.l2_regularization_strength,
+            ),
+        )
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "l1_regularization_strength": self.l1_regularization_strength,
+                "l2_regularization_strength": self.l2_regularization_strength,
+            }
+        )
+        return config
+
+
+@keras.saving.register_keras_serializable(package="tfnn")
+class ProximalAdagrad(keras.optimizers.Optimizer):
+    """Adagrad's per-coordinate step followed by an l1/l2 proximal step.
+
+    The rule of TF1's ``ApplyProximalAdagrad`` (no epsilon: the accumulator
+    starts at ``initial_accumulator_value > 0``):
+
+    ```python
+    accum += g**2                      # accum starts at initial value
+    lr_t = lr / sqrt(accum)
+    prox_v = w - lr_t * g
+    if l1 > 0:
+        w = sign(prox_v) * max(abs(prox_v) - lr_t * l1, 0) / (1 + lr_t * l2)
+    else:
+        w = prox_v / (1 + lr_t * l2)
+    ```
+
+    With ``l1 = l2 = 0`` this is TF1's Adagrad (``w -= lr*g/sqrt(accum)``).
+
+    Args:
+        learning_rate: a float, a ``LearningRateSchedule`` or a callable.
+            Defaults to ``0.01``.
+        initial_accumulator_value: starting value of ``accum``, ``> 0``.
+            Defaults to ``0.1`` (TF1's default).
+        l1_regularization_strength: ``l1 >= 0``. Defaults to ``0.0``.
+        l2_regularization_strength: ``l2 >= 0``. Defaults to ``0.0``.
+        **kwargs: the base optimizer's arguments.
+
+    Reference:
+        - [Duchi et al., 2011](http://jmlr.org/papers/v12/duchi11a.html),
+          "Adaptive Subgradient Methods for Online Learning and Stochastic
+          Optimization".
+        - ``tf.compat.v1.train.ProximalAdagradOptimizer``.
+    """
+
+    def __init__(
+        self,
+        learning_rate=0.01,
+        initial_accumulator_value=0.1,
+        l1_regularization_strength=0.0,
+        l2_regularization_strength=0.0,
+        **kwargs,
+    ):
+        super().__init__(learning_rate=learning_rate, **kwargs)
+        _check_positive(initial_accumulator_value=initial_accumulator_value)
+        _check_non_negative(
+            l1_regularization_strength=l1_regularization_strength,
+            l2_regularization_strength=l2_regularization_strength,
+        )
+        self.initial_accumulator_value = float(initial_accumulator_value)
+        self.l1_regularization_strength = float(l1_regularization_strength)
+        self.l2_regularization_strength = float(l2_regularization_strength)
+
+    def build(self, var_list):
+        if self.built:
+            return
+        super().build(var_list)
+        initializer = keras.initializers.Constant(
+            self.initial_accumulator_value
+        )
+        self._accumulators = [
+            self.add_variable_from_reference(
+                variable, name="accumulator", initializer=initializer
+            )
+            for variable in var_list
+        ]
+
+    def update_step(self, gradient, variable, learning_rate):
+        lr = ops.cast(learning_rate, variable.dtype)
+        gradient = ops.cast(gradient, variable.dtype)
+        accum = self._accumulators[self._get_variable_index(variable)]
+        self.assign_add(accum, ops.square(gradient))
+        lr_t = ops.divide(lr, ops.sqrt(accum))  # per coordinate
+        prox_v = ops.subtract(variable, ops.multiply(lr_t, gradient))
+        self.assign(
+            variable,
+            _proximal_l1_l2(
+                prox_v,
+                lr_t,
+                self.l1_regularization_strength,
+                self.l2_regularization_strength,
+            ),
+        )
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "initial_accumulator_value": self.initial_accumulator_value,
+                "l1_regularization_strength": self.l1_regularization_strength,
+                "l2_regularization_strength": self.l2_regularization_strength,
+            }
+        )
+        return config
+
+
+@keras.saving.register_keras_serializable(package="tfnn")
+class AdagradDA(keras.optimizers.Optimizer):
+    """Adagrad Dual Averaging: weights in closed form from gradient sums.
+
+    The rule of TF1's ``ApplyAdagradDA``, with ``t`` the step count after
+    this step (1 on the first step, TF1's ``global_step + 1``):
+
+    ```python
+    grad_acc += g                      # starts at 0
+    grad_sq_acc += g**2                # starts at initial value
+    if l1 > 0:
+        w = (sign(-grad_acc) * max(abs(grad_acc) - l1 * t, 0) * lr
+             / (l2 * t * lr + sqrt(grad_sq_acc)))
+    else:
+        w = -grad_acc * lr / (l2 * t * lr + sqrt(grad_sq_acc))
+    ```
+
+    The new weight does not depend on the old one: it is recomputed from the
+    accumulated gradients, so a coordinate whose average gradient
+    ``|grad_acc| / t`` stays below ``l1`` is exactly zero. TF1's docs warn
+    that this suits sparse linear models more than deep networks.
+
+    Args:
+        learning_rate: a float, a ``LearningRateSchedule`` or a callable.
+            Defaults to ``0.01``.
+        initial_gradient_squared_accumulator_value: starting value of
+            ``grad_sq_acc``, ``> 0``. Defaults to ``0.1`` (TF1's default).
+        l1_regularization_strength: ``l1 >= 0``. Defaults to ``0.0``.
+        l2_regularization_strength: ``l2 >= 0``. Defaults to ``0.0``.
+        **kwargs: the base optimizer's arguments.
+
+    Reference:
+        - [Duchi et al., 2011](http://jmlr.org/papers/v12/duchi11a.html),
+          "Adaptive Subgradient Methods for Online Learning and Stochastic
+          Optimization".
+        - ``tf.compat.v1.train.AdagradDAOptimizer``.
+    """
+
+    def __init__(
+        self,
+        learning_rate=0.01,
+        initial_gradient_squared_accumulator_value=0.1,
+        l1_regularization_strength=0.0,
+        l2_regularization_strength=0.0,
+        **kwargs,
+    ):
+        super().__init__(learning_rate=learning_rate, **kwargs)
+        _check_positive(
+            initial_gradient_squared_accumulator_value=(
+                initial_gradient_squared_accumulator_value
+            )
+        )
+        _check_non_negative(
+            l1_regularization_strength=l1_regularization_strength,
+            l2_regularization_strength=l2_regularization_strength,
+        )
+        self.initial_gradient_squared_accumulator_value = float(
+            initial_gradient_squared_accumulator_value
+        )
+        self.l1_regularization_strength = float(l1_regularization_strength)
+        self.l2_regularization_strength = float(l2_regularization_strength)
+
+    def build(self, var_list):
+        if self.built:
+            return
+        super().build(var_list)
+        squared_initializer = keras.initializers.Constant(
+            self.initial_gradient_squared_accumulator_value
+        )
+        self._grad_accumulators = []
+        self._grad_squared_accumulators = []
+        for variable in var_list:
+            self._grad_accumulators.append(
+                self.add_variable_from_reference(
+                    variable, name="gradient_accumulator"
+                )
+            )
+            self._grad_squared_accumulators.append(
+                self.add_variable_from_reference(
+                    variable,
+                    name="gradient_squared_accumulator",
+                    initializer=squared_initializer,
+                )
+            )
+
+    def update_step(self, gradient, variable, learning_rate):
+        dtype = variable.dtype
+        lr = ops.cast(learning_rate, dtype)
+        gradient = ops.cast(gradient, dtype)
+        index = self._get_variable_index(variable)
+        grad_acc = self._grad_accumulators[index]
+        grad_sq_acc = self._grad_squared_accumulators[index]
+        self.assign_add(grad_acc, gradient)
+        self.assign_add(grad_sq_acc, ops.square(gradient))
+        t = ops.cast(self.iterations + 1, dtype)  # TF1's global_step + 1
+        l1 = self.l1_regularization_strength
+        l2 = self.l2_regularization_strength
+        denominator = ops.add(
+            ops.multiply(ops.multiply(l2, t), lr), ops.sqrt(grad_sq_acc)
+        )
+        if l1 > 0:
+            numerator = ops.multiply(
+                ops.sign(ops.negative(grad_acc)),
+                ops.maximum(
+                    ops.subtract(ops.abs(grad_acc), ops.multiply(l1, t)), 0.0
+                ),
+            )
+        else:
+            numerator = ops.negative(grad_acc)
+        self.assign(
+            variable, ops.divide(ops.multiply(numerator, lr), denominator)
+        )
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "initial_gradient_squared_accumulator_value": (
+                    self.initial_gradient_squared_accumulator_value
+                ),
+                "l1_regularization_strength": self.l1_regularization_strength,
+                "l2_regularization_strength": self.l2_regularization_strength,
+            }
+        )
+        return config
+
+
+# --- gradient descent ------------------------------------------------------
+
+
+@OPTIMIZERS.register("gd")
+def gradient_descent(learning_rate=0.01, **kwargs):
+    """Full-batch gradient descent: ``w -= lr * g`` (``keras.optimizers.SGD``).
+
+    The rule is SGD's; what makes it *full-batch* is the data side: the
+    training code feeds the whole training set as one batch, so ``g`` is the
+    exact gradient of the loss over all examples.
+    """
+    return keras.optimizers.SGD(learning_rate=learning_rate, **kwargs)
+
+
+@OPTIMIZERS.register("sgd")
+def sgd(learning_rate=0.01, **kwargs):
+    """Stochastic (mini-batch) gradient descent: ``w -= lr * g``.
+
+    ``g`` is the gradient over one mini-batch (``keras.optimizers.SGD``).
+    """
+    return keras.optimizers.SGD(learning_rate=learning_rate, **kwargs)
+
+
+# --- momentum-type ---------------------------------------------------------
+
+
+@OPTIMIZERS.register("momentum")
+def momentum(learning_rate=0.01, momentum=0.9, **kwargs):
+    """SGD with momentum: ``v = mu*v - lr*g; w += v`` (``v`` starts at 0).
+
+    Keras's ``SGD(momentum=mu)``; ``mu`` defaults to 0.9.
+    """
+    return keras.optimizers.SGD(
+        learning_rate=learning_rate, momentum=float(momentum), **kwargs
+    )
+
+
+@OPTIMIZERS.register("nag")
+def nag(learning_rate=0.01, momentum=0.9, **kwargs):
+    """Nesterov momentum: ``v = mu*v - lr*g; w += mu*v - lr*g``.
+
+    Keras's ``SGD(momentum=mu, nesterov=True)``, the look-ahead written for
+    the current weights (Sutskever et al., 2013); ``mu`` defaults to 0.9.
+    """
+    return keras.optimizers.SGD(
+        learning_rate=learning_rate,
+        momentum=float(momentum),
+        nesterov=True,
+        **kwargs,
+    )
+
+
+# --- learning-rate-type ----------------------------------------------------
+
+
+@OPTIMIZERS.register("adagrad")
+def adagrad(learning_rate=0.01, **kwargs):
+    """Adagrad: ``accum += g**2; w -= lr * g / sqrt(accum + eps)``.
+
+    ``keras.optimizers.Adagrad``: ``accum`` starts at
+    ``initial_accumulator_value=0.1`` and ``eps=1e-7`` sits *inside* the
+    square root.
+    """
+    return keras.optimizers.Adagrad(learning_rate=learning_rate, **kwargs)
+
+
+@OPTIMIZERS.register("rmsprop")
+def rmsprop(learning_rate=0.001, **kwargs):
+    """RMSprop: ``ms = rho*ms + (1-rho)*g**2; w -= lr*g / sqrt(ms + eps)``.
+
+    ``keras.optimizers.RMSprop``: ``rho=0.9``, ``eps=1e-7`` inside the square
+    root, ``ms`` starts at 0; ``momentum`` and ``centered`` are off.
+    """
+    return keras.optimizers.RMSprop(learning_rate=learning_rate, **kwargs)
+
+
+@OPTIMIZERS.register("adadelta")
+def adadelta(learning_rate=1.0, epsilon=1e-6, **kwargs):
+    """Adadelta: a step in the units of ``w`` from two running averages.
+
+    ``keras.optimizers.Adadelta`` (``rho=0.95``)::
+
+        Eg2 = rho*Eg2 + (1-rho)*g**2
+        dw = -sqrt(Edw2 + eps) / sqrt(Eg2 + eps) * g
+        Edw2 = rho*Edw2 + (1-rho)*dw**2
+        w += lr * dw
+
+    ``learning_rate=1.0`` and ``epsilon=1e-6`` are Zeiler's (2012) values
+    (the paper has no learning rate at all); Keras's defaults are 0.001 and
+    1e-7.
+    """
+    return keras.optimizers.Adadelta(
+        learning_rate=learning_rate, epsilon=epsilon, **kwargs
+    )
+
+
+@OPTIMIZERS.register("ftrl")
+def ftrl(learning_rate=0.01, **kwargs):
+    """FTRL-Proximal (``keras.optimizers.Ftrl``, TF1's ``ApplyFtrl``).
+
+    With ``p = learning_rate_power = -0.5``, ``n`` starting at 0.1::
+
+        n_new = n + g**2
+        z += g - (n_new**(-p) - n**(-p)) / lr * w
+        w = (clip(z, -l1, l1) - z) / (n_new**(-p) / lr + 2*l2)
+        n = n_new
+
+    so ``w = 0`` exactly wherever ``|z| <= l1``.
+    """
+    return keras.optimizers.Ftrl(learning_rate=learning_rate, **kwargs)
+
+
+@OPTIMIZERS.register("proximal_gd")
+def proximal_gd(learning_rate=0.01, **kwargs):
+    """Proximal gradient descent with l1/l2 (:class:`ProximalGradientDescent`).
+
+    ``prox_v = w - lr*g; w = sign(prox_v)*max(|prox_v| - lr*l1, 0)/(1+lr*l2)``
+    """
+    return ProximalGradientDescent(learning_rate=learning_rate, **kwargs)
+
+
+@OPTIMIZERS.register("proximal_adagrad")
+def proximal_adagrad(learning_rate=0.01, **kwargs):
+    """Proximal Adagrad with l1/l2 (:class:`ProximalAdagrad`).
+
+    ``accum += g**2; lr_t = lr/sqrt(accum)``, then proximal GD with ``lr_t``.
+    """
+    return ProximalAdagrad(learning_rate=learning_rate, **kwargs)
+
+
+@OPTIMIZERS.register("adagrad_da")
+def adagrad_da(learning_rate=0.01, **kwargs):
+    """Adagrad dual averaging (:class:`AdagradDA`).
+
+    ``w = sign(-G)*max(|G| - l1*t, 0)*lr / (l2*t*lr + sqrt(GG))`` with
+    ``G = sum(g)``, ``GG = 0.1 + sum(g**2)``.
+    """
+    return AdagradDA(learning_rate=learning_rate, **kwargs)
+
+
+# --- both: momentum + adaptive learning rate -------------------------------
+
+
+@OPTIMIZERS.register("adam")
+def adam(learning_rate=0.001, **kwargs):
+    """Adam: momentum on ``g`` and RMSprop on ``g**2``, bias-corrected.
+
+    ``keras.optimizers.Adam`` (``b1=0.9, b2=0.999, eps=1e-7``), step ``t``
+    from 1, the bias correction folded into the step size and ``eps``
+    *outside* the square root::
+
+        m = b1*m + (1-b1)*g
+        v = b2*v + (1-b2)*g**2
+        lr_t = lr * sqrt(1 - b2**t) / (1 - b1**t)
+        w -= lr_t * m / (sqrt(v) + eps)
+    """
+    return keras.optimizers.Adam(learning_rate=learning_rate, **kwargs)
+
+
+@OPTIMIZERS.register("adamax")
+def adamax(learning_rate=0.001, **kwargs):
+    """Adamax: Adam with the infinity norm in place of ``sqrt(v)``.
+
+    ``keras.optimizers.Adamax`` (``b1=0.9, b2=0.999, eps=1e-7``)::
+
+        m = b1*m + (1-b1)*g
+        u = max(b2*u, |g|)
+        w -= lr * m / ((1 - b1**t) * (u + eps))
+    """
+    return keras.optimizers.Adamax(learning_rate=learning_rate, **kwargs)
+
+
+@OPTIMIZERS.register("nadam")
+def nadam(learning_rate=0.001, **kwargs):
+    """Nadam: Adam with a Nesterov look-ahead on the momentum.
+
+    ``keras.optimizers.Nadam`` (Dozat, 2016, with his momentum schedule
+    ``mu_t = b1*(1 - 0.5*0.96**t)`` and ``prod_t = mu_1*...*mu_t``)::
+
+        m = b1*m + (1-b1)*g
+        v = b2*v + (1-b2)*g**2
+        m_hat = (mu_{t+1}*m / (1 - prod_t*mu_{t+1})
+                 + (1-mu_t)*g / (1 - prod_t))
+        v_hat = v / (1 - b2**t)
+        w -= lr * m_hat / (sqrt(v_hat) + eps)
+    """
+    return keras.optimizers.Nadam(learning_rate=learning_rate, **kwargs)

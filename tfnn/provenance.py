@@ -1,0 +1,119 @@
+"""Where a result came from, and writing it down safely.
+
+The command that ran (as a user would type it again), the versions of the
+libraries that ran it, SHA-256 checksums of the files it read, and JSON
+written atomically (a temporary file, then a rename: a reader never sees half
+a file). Run summaries, export metadata, benchmark reports and the
+assignment's report all record themselves through these helpers.
+
+This module is the bottom of the house: it imports nothing from tfnn and
+nothing heavy at import time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import shlex
+import sys
+from typing import Any, Dict, Optional, Sequence
+
+
+def command_line(argv: Optional[Sequence[str]] = None) -> str:
+    """The command that is running, as a user would type it again.
+
+    ``tfnn train …`` under the console script, else ``python script …``.
+
+    Args:
+        argv: the argument vector. Defaults to ``sys.argv``.
+
+    Returns:
+        One shell-quoted line; ``""`` for an empty vector.
+    """
+    argv = list(sys.argv if argv is None else argv)
+    if not argv:
+        return ""
+    if os.path.basename(argv[0]) == "tfnn":
+        argv = ["tfnn", *argv[1:]]
+    else:
+        argv = ["python", *argv]
+    return " ".join(shlex.quote(a) for a in argv)
+
+
+def versions(extra: Sequence[str] = ()) -> Dict[str, str]:
+    """Versions of Python, tfnn, TensorFlow, Keras and NumPy.
+
+    Args:
+        extra: more importable package names to report when installed
+            (``("torch",)`` for the benchmark); a missing one is left out.
+
+    Returns:
+        ``{package: version}``.
+    """
+    import importlib
+
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    from tfnn import __version__
+
+    found = {
+        "tfnn": __version__,
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "numpy": np.__version__,
+        "python": platform.python_version(),
+    }
+    for name in extra:
+        try:
+            found[name] = importlib.import_module(name).__version__
+        except ImportError:
+            pass
+    return found
+
+
+def sha256(path: str, opener=open) -> str:
+    """SHA-256 hex digest of a file, read in 1 MiB blocks.
+
+    Args:
+        path: the file.
+        opener: how to open it; ``gzip.open`` digests the decompressed
+            content. Defaults to ``open``.
+    """
+    digest = hashlib.sha256()
+    with opener(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def to_jsonable(value: Any) -> Any:
+    """NumPy arrays and scalars → lists and numbers, recursively."""
+    import numpy as np
+
+    if isinstance(value, dict):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def write_json(path: str, obj: Any, indent: int = 2) -> None:
+    """Write ``obj`` as JSON atomically (temporary file + ``os.replace``).
+
+    NumPy values are converted (``to_jsonable``); keys are sorted so that
+    reruns diff cleanly.
+    """
+    tmp = os.path.join(os.path.dirname(path) or ".",
+                       f".{os.path.basename(path)}.tmp")
+    with open(tmp, "w") as fh:
+        json.dump(to_jsonable(obj), fh, indent=indent, sort_keys=True)
+        fh.write("\n")
+    os.replace(tmp, path)

@@ -1,0 +1,274 @@
+"""Experiment 15: depth and width on MNIST (notes 003 and 000).
+
+Note 003 opens with "보통 층이 깊을수록, 뉴런 수가 더 많아질수록 성능이 올라
+간데!" (usually the deeper the net and the more neurons, the better). Note 000
+stacks layers in PyTorch (batch 32, 20 epochs)::
+
+    784-64-10:      Linear(784, 64) → ReLU → Linear(64, 10) → Sigmoid
+    784-128-64-10:  Linear(784, 128) → ReLU → Linear(128, 64)
+                    → Linear(64, 10) → Sigmoid
+
+trained with ``CrossEntropyLoss``, which applies softmax to the sigmoid
+scores (``ModelConfig(output="sigmoid")``; scores in (0, 1) cap the softmax
+probability of the right class at e/(e + 9) ≈ 0.23, so the loss cannot fall
+below ≈ 1.46 even at 100 % accuracy). Note 000's second model has no ReLU
+between 128 and 64, so that pair of layers is one linear map (experiment 4);
+here both hidden layers get a ReLU, the model the note meant to build.
+
+Measured: test accuracy after the same short budget (same data, batches,
+optimizer, epochs) for (a) one hidden layer of growing width, (b) growing
+depth at a fixed width, and (c) note 000's two models in its own setting.
+Parameters: a Dense layer ``n_in → n_out`` has ``n_in·n_out + n_out``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tfnn.studies.common import figure
+
+TITLE = "Depth and width on MNIST (note 003; note 000's two models)"
+CLAIM = ("Note 003: usually the deeper the network and the more neurons, the "
+         "better it performs. Note 000 stacks one more hidden layer "
+         "(784-64-10 → 784-128-64-10, batch 32) expecting a better model.")
+QUICK = {
+    "widths": [16, 32, 64, 128, 256, 512],  # one hidden layer
+    "depths": [1, 2, 3, 4],  # hidden layers of depth_width units
+    "depth_width": 128,
+    "note000_models": {"784-64-10": [64], "784-128-64-10": [128, 64]},
+    "note000_epochs": 2,
+    "note000_seeds": [0, 1],
+    "n_train": 5000,
+    "n_test": 10000,
+    "batch_size": 32,  # note 000
+    "epochs": 2,
+    "optimizer": "adam",
+    "learning_rate": 1e-3,
+    "seeds": [0],
+    # many short runs on fresh models: the per-step loop (the fast path's
+    # per-model XLA compile costs more than it saves here)
+    "loop": "custom",
+}
+FULL = dict(QUICK, n_train=30000, epochs=2, note000_epochs=3)
+
+
+def _arch(hidden):
+    return "-".join(["784", *map(str, hidden), "10"])
+
+
+def run(config):
+    from tfnn.config import ModelConfig
+    from tfnn.studies import common
+    from tfnn.training import TrainConfig
+
+    splits = common.mnist()
+    data = common.subset(splits, int(config["n_train"]),
+                          int(config["n_test"]), n_val=1000)
+    cache = {}
+
+    def train(hidden, output, epochs, seeds):
+        key = (tuple(hidden), output, epochs, tuple(seeds))
+        if key in cache:
+            return cache[key]
+        accs, losses, params, curves = [], [], None, []
+        for seed in seeds:
+            mc = ModelConfig(hidden=tuple(hidden), activation="relu",
+                             initializer="he_normal",
+                             initializer_kwargs={"seed": int(seed)},
+                             output=output)
+            tc = TrainConfig(optimizer=config["optimizer"],
+                             learning_rate=float(config["learning_rate"]),
+                             batch_size=int(config["batch_size"]),
+                             epochs=int(epochs), seed=int(seed),
+                             loop=config["loop"])
+            res = common.train(mc, tc, data)
+            accs.append(res.test_accuracy)
+            losses.append(res.test_loss)
+            params = int(res.model.count_params())
+            curves.append(list(res.history.val_accuracy))
+        row = {"arch": _arch(hidden), "hidden": list(hidden),
+               "output": output, "parameters": params,
+               "test_accuracy": float(np.mean(accs)),
+               "test_accuracy_std": float(np.std(accs)),
+               "test_accuracies": accs, "test_loss": float(np.mean(losses)),
+               "val_accuracy": np.mean(np.asarray(curves), axis=0)}
+        cache[key] = row
+        return row
+
+    epochs = int(config["epochs"])
+    seeds = config["seeds"]
+    widths = [train([w], "logits", epochs, seeds) for w in config["widths"]]
+    depths = [train([int(config["depth_width"])] * int(d), "logits", epochs,
+                    seeds) for d in config["depths"]]
+    note000 = {name: train(hidden, "sigmoid", int(config["note000_epochs"]),
+                           config["note000_seeds"])
+               for name, hidden in config["note000_models"].items()}
+    return {"config": dict(config), "widths": widths, "depths": depths,
+            "note000": note000}
+
+
+def _note000_names(result):
+    """Note 000's model names, smallest first (JSON files sort keys)."""
+    n = result["note000"]
+    return sorted(n, key=lambda k: n[k]["parameters"])
+
+
+def claims(result):
+    w = result["widths"]
+    d = result["depths"]
+    n = result["note000"]
+    names = _note000_names(result)
+    small, big = (n[names[0]]["test_accuracy"], n[names[-1]]["test_accuracy"])
+    return {
+        "wider_gain": w[-1]["test_accuracy"] - w[0]["test_accuracy"],
+        "width_monotonic": all(b["test_accuracy"] >= a["test_accuracy"]
+                               for a, b in zip(w, w[1:])),
+        "deeper_gain": d[-1]["test_accuracy"] - d[0]["test_accuracy"],
+        "best_depth": int(len(d[int(np.argmax(
+            [r["test_accuracy"] for r in d]))]["hidden"])),
+        "note000_gain": big - small,
+    }
+
+
+def plot(result):
+    cfg = result["config"]
+    fig, axes = figure(ncols=2, nrows=2, width=5.4, height=3.9,
+                       title=f"{TITLE}: {cfg['n_train']} training examples, "
+                             f"batch {cfg['batch_size']}")
+    seeds = len(cfg["seeds"])
+
+    def errbars(ax, x, rows, **kw):
+        y = 100 * np.asarray([r["test_accuracy"] for r in rows])
+        e = 100 * np.asarray([r["test_accuracy_std"] for r in rows])
+        ax.errorbar(x, y, yerr=e if seeds > 1 else None, marker="o",
+                    capsize=3, **kw)
+        for xi, yi, r in zip(x, y, rows):
+            ax.annotate(f"{yi:.2f}", (xi, yi), textcoords="offset points",
+                        xytext=(0, 6), ha="center", fontsize=7)
+
+    ax = axes[0, 0]
+    w = result["widths"]
+    errbars(ax, [r["hidden"][0] for r in w], w, color="tab:blue")
+    ax.set(xscale="log", xlabel="units in the one hidden layer",
+           ylabel="test accuracy (%)",
+           title=f"wider: 784-w-10, {cfg['epochs']} epochs")
+    ax.minorticks_off()
+    ax.set_xticks([r["hidden"][0] for r in w])
+    ax.set_xticklabels([str(r["hidden"][0]) for r in w])
+    ax.grid(alpha=0.3)
+
+    ax = axes[0, 1]
+    d = result["depths"]
+    errbars(ax, [len(r["hidden"]) for r in d], d, color="tab:orange")
+    ax.set(xlabel=f"hidden layers of {cfg['depth_width']} units",
+           ylabel="test accuracy (%)",
+           title=f"deeper: 784-{cfg['depth_width']}×k-10, "
+                 f"{cfg['epochs']} epochs")
+    ax.set_xticks([len(r["hidden"]) for r in d])
+    ax.grid(alpha=0.3)
+    # the same accuracy scale on both: depth's effect next to width's
+    lo = min(axes[0, 0].get_ylim()[0], ax.get_ylim()[0])
+    hi = max(axes[0, 0].get_ylim()[1], ax.get_ylim()[1]) + 0.3
+    for a in (axes[0, 0], ax):
+        a.set_ylim(lo, hi)
+
+    ax = axes[1, 0]
+    for rows, label, color in ((w, "wider (1 hidden layer)", "tab:blue"),
+                               (d, f"deeper ({cfg['depth_width']} units "
+                                   "per layer)", "tab:orange")):
+        ax.plot([r["parameters"] for r in rows],
+                [100 * r["test_accuracy"] for r in rows], "o-",
+                color=color, label=label)
+    for name in _note000_names(result):
+        r = result["note000"][name]
+        ax.plot(r["parameters"], 100 * r["test_accuracy"], "s",
+                color="tab:green", ms=7)
+        ax.annotate(name, (r["parameters"], 100 * r["test_accuracy"]),
+                    textcoords="offset points", xytext=(4, -10), fontsize=7)
+    ax.plot([], [], "s", color="tab:green",
+            label=f"note 000's models ({cfg['note000_epochs']} epochs, "
+                  "sigmoid output)")
+    ax.set(xscale="log", xlabel="parameters", ylabel="test accuracy (%)",
+           title=f"accuracy per parameter: width vs depth "
+                 f"({cfg['epochs']} epochs)")
+    ax.minorticks_off()
+    ticks = [1e4, 2e4, 5e4, 1e5, 2e5, 5e5]
+    ax.set_xticks(ticks)
+    ax.set_xticklabels([f"{t / 1000:g}k" for t in ticks])
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+
+    ax = axes[1, 1]
+    n = result["note000"]
+    for name in _note000_names(result):
+        r = n[name]
+        v = 100 * np.asarray(r["val_accuracy"], dtype=float)
+        ax.plot(np.arange(1, len(v) + 1), v, marker="o",
+                label=f"{name} ({r['parameters']:,} params): test "
+                      f"{100 * r['test_accuracy']:.2f} %")
+    ax.set(xlabel="epoch", ylabel="validation accuracy (%)",
+           title="note 000's models (sigmoid output, batch 32)")
+    ax.set_xticks(range(1, int(cfg["note000_epochs"]) + 1))
+    ax.legend(fontsize=7)
+    ax.grid(alpha=0.3)
+    return fig
+
+
+SIGMOID_FLOOR = float(np.log(np.e + 9) - 1)  # min CE on sigmoid scores
+
+
+def _verdict(gain, rows):
+    """'holds' for a gain above noise (0.3 points, or 2 seed-stds)."""
+    noise = max(0.003, 2 * max(r["test_accuracy_std"] for r in rows))
+    if gain > noise:
+        return "holds"
+    if gain < -noise:
+        return "does NOT hold (worse)"
+    return "shows no clear difference"
+
+
+def summarize(result):
+    cfg = result["config"]
+    c = claims(result)
+    w, d, n = result["widths"], result["depths"], result["note000"]
+    names = _note000_names(result)
+    small, big = n[names[0]], n[names[-1]]
+    wider = _verdict(c["wider_gain"], w)
+    deeper = _verdict(c["deeper_gain"], d)
+    pair = _verdict(c["note000_gain"], [small, big])
+    below = [r["arch"] for r in (small, big)
+             if r["test_loss"] < SIGMOID_FLOOR - 1e-3]
+    floor_note = (
+        f"above the ≈ {SIGMOID_FLOOR:.2f} floor the sigmoid output imposes"
+        if not below else
+        f"BELOW the ≈ {SIGMOID_FLOOR:.2f} floor a sigmoid output allows: the "
+        f"loss did not see the sigmoid (Keras's cross-entropy picks up the "
+        f"pre-sigmoid logits the sigmoid activation attaches to its output), "
+        f"so these models trained as plain-logit models")
+    return (
+        f"Test accuracy after {cfg['epochs']} epochs on {cfg['n_train']} "
+        f"MNIST examples (Adam {cfg['learning_rate']:g}, batch "
+        f"{cfg['batch_size']}, {len(cfg['seeds'])} seed(s)). Width, one "
+        f"hidden layer: " + ", ".join(
+            f"{r['hidden'][0]} → {100 * r['test_accuracy']:.2f} %" for r in w)
+        + f" ({100 * c['wider_gain']:+.2f} points from {w[0]['hidden'][0]} "
+        f"to {w[-1]['hidden'][0]} units"
+        + ("" if c["width_monotonic"] else ", not monotonically") + "). "
+        f"Depth at {cfg['depth_width']} units: " + ", ".join(
+            f"{len(r['hidden'])} → {100 * r['test_accuracy']:.2f} %"
+            for r in d)
+        + f" ({100 * c['deeper_gain']:+.2f} points from {len(d[0]['hidden'])}"
+        f" to {len(d[-1]['hidden'])} layers; best at {c['best_depth']}). "
+        f"Note 000's models with the sigmoid output, "
+        f"{cfg['note000_epochs']} epochs, {len(cfg['note000_seeds'])} "
+        f"seed(s): {names[0]} "
+        f"{100 * small['test_accuracy']:.2f} % vs {names[-1]} "
+        f"{100 * big['test_accuracy']:.2f} % ({100 * c['note000_gain']:+.2f} "
+        f"points: note 000's claim {pair}; test loss "
+        f"{small['test_loss']:.2f} and {big['test_loss']:.2f}, {floor_note}). "
+        f"Note 003's \"deeper and wider does better\" at this budget: wider "
+        f"{wider}, deeper {deeper}"
+        + ("" if deeper == "holds" else
+           " (extra layers add parameters but, in a short run, little or no "
+           "accuracy)") + "."
+    )

@@ -1,0 +1,44 @@
+"""Evaluate a trained run on the real test set."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import keras
+
+from tfnn import data as tfnn_data
+from tfnn.training.metrics import confusion_matrix
+
+
+def load_run(path):
+    """``(model, summary)`` from a run folder or a ``model.keras`` beside
+    its ``summary.json``."""
+    folder = path if os.path.isdir(path) else os.path.dirname(path)
+    model_path = os.path.join(path, "model.keras") if os.path.isdir(path) \
+        else path
+    summary_path = os.path.join(folder, "summary.json")
+    if not os.path.exists(model_path):
+        raise FileNotFoundError(f"No model at {model_path}")
+    summary = {}
+    if os.path.exists(summary_path):
+        with open(summary_path) as fh:
+            summary = json.load(fh)
+    return keras.models.load_model(model_path), summary
+
+
+def evaluate_run(path, dataset=None, manual_dir=None, data_dir=None):
+    """Accuracy and confusion matrix of a run's model on the test set, with
+    the run's own preprocessing (training-set statistics)."""
+    from tfnn.training.run import predictions
+
+    model, summary = load_run(path)
+    dataset = dataset or summary.get("dataset", "mnist")
+    pre = tfnn_data.Preprocessor.from_dict(
+        summary.get("preprocessor", {"kind": "standardize"}))
+    x, y = tfnn_data.load_arrays(dataset, "test", manual_dir, data_dir)
+    pred = predictions(model, pre(x))
+    correct = int((pred == y).sum())
+    return {"dataset": dataset, "n": int(len(y)), "correct": correct,
+            "accuracy": correct / len(y),
+            "confusion_matrix": confusion_matrix(y, pred)}
