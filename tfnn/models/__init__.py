@@ -11,5 +11,7 @@ from tfnn.models.factories import (
     build_mlp,
     build_model,
 )
+from tfnn.models.saving import custom_objects, load_model, save_model
 
-__all__ = ["augmentation_layers", "build_cnn", "build_mlp", "build_model"]
+__all__ = ["augmentation_layers", "build_cnn", "build_mlp", "build_model",
+           "custom_objects", "load_model", "save_model"]

@@ -28,7 +28,6 @@ from typing import Any, Dict, Optional, Sequence
 import keras
 
 from tfnn.nn import activations, initializers
-from tfnn.models import tta  # noqa: F401  registers the test-time shift layers
 from tfnn.config import ModelConfig
 
 
