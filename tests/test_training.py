@@ -9,14 +9,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfnn.training import run
-
-from tfnn.nn import schedules
-
 from tfnn import training
 from tfnn.config import ModelConfig
-from tfnn.models import build_mlp
+from tfnn.models import build_mlp, build_model
+from tfnn.nn import schedules
 from tfnn.training import TrainConfig, Trainer, TrainingDiverged
+from tfnn.training import run as runner
 
 
 @pytest.fixture(scope="module")
@@ -108,6 +106,7 @@ def test_dropout_training_masks_and_inverted_scaling(rate):
 # -- the default run ----------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_default_train_reaches_975_on_real_test_set(tmp_path):
     from tfnn.cli import main
 
@@ -132,7 +131,7 @@ def test_default_train_reaches_975_on_real_test_set(tmp_path):
     assert np.trace(result["confusion_matrix"]) == result["correct"]
 
 
-# -- babysitting ----------------------------------------------------------------
+# -- babysitting --------------------------------------------------------------
 
 
 def test_initial_loss_is_ln10_with_small_weights_and_grows_with_reg(small):
@@ -145,6 +144,7 @@ def test_initial_loss_is_ln10_with_small_weights_and_grows_with_reg(small):
     assert reg.initial_loss(x, y)["loss"] > init["loss"] + 0.1
 
 
+@pytest.mark.slow
 def test_run_reports_initial_loss_beside_ln10(mnist, caplog):
     caplog.set_level("INFO")
     runner.train(ModelConfig(hidden=(16,), initializer="unit_normal"),
@@ -199,7 +199,7 @@ def test_cli_divergence_is_a_message_not_a_traceback(tmp_path, caplog):
     assert any("Exploding gradients" in r.message for r in caplog.records)
 
 
-# -- checkpoints ----------------------------------------------------------------
+# -- checkpoints --------------------------------------------------------------
 
 
 def _resumable_run(x, y, ckpt_dir, epochs, stop_after=None, fast=False):
@@ -213,9 +213,10 @@ def _resumable_run(x, y, ckpt_dir, epochs, stop_after=None, fast=False):
 
     trainer.fit(x, y, epochs=epochs, batch_size=100, seed=3,
                 checkpoint_dir=ckpt_dir, progress=False, on_epoch_end=crash)
-    return model
+    return trainer
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fast", [False, True], ids=["readable", "fast"])
 def test_interrupt_and_resume_gives_the_same_weights(small, tmp_path, fast):
     x, y = small
@@ -224,10 +225,14 @@ def test_interrupt_and_resume_gives_the_same_weights(small, tmp_path, fast):
         _resumable_run(x, y, str(tmp_path / "b"), epochs=3, stop_after=2,
                        fast=fast)
     resumed = _resumable_run(x, y, str(tmp_path / "b"), epochs=3, fast=fast)
-    for a, b in zip(_weights(whole), _weights(resumed)):
+    assert resumed.initial_epoch == 2  # only the third epoch ran again
+    for a, b in zip(_weights(whole.model), _weights(resumed.model)):
         np.testing.assert_array_equal(a, b)
     history = json.loads((tmp_path / "b" / "history.json").read_text())
     assert history["epoch"] == [1, 2, 3]
+    assert history == resumed.history.to_dict()
+    # the resumed run's losses are the uninterrupted run's, bit for bit
+    assert history["step_loss"] == whole.history.step_loss
 
 
 # -- batch modes, schedules ---------------------------------------------------
@@ -242,6 +247,7 @@ def test_gd_is_one_full_batch_step_per_epoch(small):
     assert int(trainer.optimizer.iterations) == 2
 
 
+@pytest.mark.slow
 def test_fast_fit_with_progress_bar(small, capsys):
     # fit's default (progress=True) on the fast path: one bar line an epoch
     x, y = small[0][:300], small[1][:300]
@@ -278,7 +284,7 @@ def test_schedules_follow_their_formulas():
         schedules.get("linear_warmup", lr, spe, epochs)
 
 
-# -- traps ------------------------------------------------------------------------
+# -- traps --------------------------------------------------------------------
 
 
 def test_train_step_traces_once(small):
@@ -289,6 +295,7 @@ def test_train_step_traces_once(small):
     assert trainer.trace_count == 1
 
 
+@pytest.mark.slow
 def test_two_models_train_in_one_process(small):
     x, y = small[0][:256], small[1][:256]
     for _ in range(2):
@@ -321,6 +328,7 @@ def test_batch_of_one_keeps_bn_variance_finite(small):
     assert np.all(np.isfinite(model.get_layer("bn_0").moving_variance.numpy()))
 
 
+@pytest.mark.slow
 def test_mixed_precision_keeps_variables_logits_and_loss_float32(mnist):
     result = runner.train(
         ModelConfig(hidden=(32,), batch_norm=True),
@@ -343,10 +351,11 @@ def _replica_step(strategy, x, y):
     ds = tf.data.Dataset.from_tensor_slices((x, y)).batch(len(x))
     if strategy.num_replicas_in_sync > 1:
         ds = strategy.experimental_distribute_dataset(ds)
-    losses = [float(trainer._train(xb, yb)[0]) for xb, yb in ds]
+    losses = [float(trainer.train_batch(xb, yb)[0]) for xb, yb in ds]
     return _weights(model), losses
 
 
+@pytest.mark.slow
 def test_one_step_on_one_and_two_replicas_gives_the_same_weights(small):
     assert len(tf.config.list_logical_devices("CPU")) >= 2
     x, y = small[0][:64], small[1][:64]
@@ -358,10 +367,11 @@ def test_one_step_on_one_and_two_replicas_gives_the_same_weights(small):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_mirrored_training_matches_single_device(mnist):
     cfg = ModelConfig(hidden=(32,), initializer_kwargs={"seed": 2})
-    # The readable loop: a distributed run does not take the fast path,
-    # whose in-graph example order differs from tf.data's shuffle.
+    # The readable loop on both: a distributed run does not take the
+    # fast path.
     tc = TrainConfig(epochs=2, train_limit=2000, optimizer="sgd",
                      learning_rate=0.1, batch_size=100, loop="custom")
     single = runner.train(cfg, tc, splits=mnist, progress=False)
@@ -374,9 +384,10 @@ def test_mirrored_training_matches_single_device(mnist):
                                                    abs=0.005)
 
 
-# -- Keras fit, side by side ------------------------------------------------------
+# -- Keras fit, side by side --------------------------------------------------
 
 
+@pytest.mark.slow
 def test_custom_loop_and_keras_fit_give_the_same_losses(small):
     x, y = small
 
@@ -392,9 +403,10 @@ def test_custom_loop_and_keras_fit_give_the_same_losses(small):
     assert fitted.loss[-1] < fitted.loss[0]
 
 
-# -- the fast path ------------------------------------------------------------------
+# -- the fast path ------------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("arch", ["mlp", "cnn"])
 def test_fast_path_computes_the_same_update_as_the_readable_step(small, arch):
     """One batch through the whole-epoch function and through the readable
@@ -402,8 +414,6 @@ def test_fast_path_computes_the_same_update_as_the_readable_step(small, arch):
     x, y = small[0][:64], small[1][:64]
     cfg = ModelConfig(arch=arch, hidden=(32,), filters=(4,), batch_norm=True,
                       initializer_kwargs={"seed": 3})
-    from tfnn.models import build_model
-
     readable, fast = build_model(cfg), build_model(cfg)
     # SGD: the update is linear in the gradient, so XLA's different
     # rounding stays at float32 noise (Adam's m/sqrt(v) would amplify it
@@ -414,12 +424,13 @@ def test_fast_path_computes_the_same_update_as_the_readable_step(small, arch):
     assert t_fast.fast_jit == (arch == "mlp")  # XLA only without convs
     order = training.epoch_order(64, seed=0, epoch=0)
     t_read.step(x[order], y[order])
-    t_fast._epoch_fn(64)(tf.constant(x), tf.constant(y, tf.int64),
-                         tf.constant(order))
+    t_fast.epoch_function(64)(tf.constant(x), tf.constant(y, tf.int64),
+                              tf.constant(order))
     for a, b in zip(_weights(readable), _weights(fast)):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_fast_path_trains_like_the_readable_loop(mnist):
     cfg = ModelConfig(hidden=(64,), initializer_kwargs={"seed": 1})
     tc = TrainConfig(epochs=2, train_limit=10_000)
@@ -433,6 +444,7 @@ def test_fast_path_trains_like_the_readable_loop(mnist):
     assert fast.test_accuracy > 0.93
 
 
+@pytest.mark.slow
 def test_fast_path_stops_at_the_first_nonfinite_loss(small):
     x, y = small
     trainer = Trainer(build_mlp(hidden=(32,), initializer="unit_normal"),
@@ -441,6 +453,7 @@ def test_fast_path_stops_at_the_first_nonfinite_loss(small):
         trainer.fit(x, y, epochs=2, progress=False)
 
 
+@pytest.mark.slow
 def test_rbm_initializer_pretrains_through_the_runner(mnist):
     from tfnn import data
 
@@ -473,3 +486,345 @@ def test_sigmoid_output_reaches_the_loss_as_is(small):
     assert float(loss) == pytest.approx(expected, rel=1e-5)
     # scores in (0, 1): the loss can never go below CE([1, 0, …, 0])
     assert float(loss) > -math.log(math.e / (math.e + 9))
+
+
+# -- the one train step, by hand ----------------------------------------------
+
+
+def test_train_batch_is_one_sgd_step_w_minus_lr_g(small):
+    x, y = small[0][:32], small[1][:32]
+    lr = 0.1
+    model = build_mlp(hidden=(8,), initializer_kwargs={"seed": 0})
+    trainer = Trainer(model, keras.optimizers.SGD(lr))
+    xt, yt = tf.constant(x), tf.constant(y, tf.int64)
+    loss0, out, grads = training.loss_and_gradients(model, trainer.optimizer,
+                                                    xt, yt)
+    before = [v.numpy() for v in model.trainable_variables]
+    correct0 = int(np.sum(out.numpy().argmax(-1) == y))
+    loss, correct = trainer.train_batch(xt, yt)
+    # the returned loss and count are those of the weights before the step
+    assert float(loss) == pytest.approx(float(loss0), rel=1e-6)
+    assert int(correct) == correct0
+    for w, w0, g in zip(model.trainable_variables, before, grads):
+        np.testing.assert_allclose(w.numpy(), w0 - lr * g.numpy(),
+                                   rtol=1e-5, atol=1e-7)
+
+
+def test_current_learning_rate_follows_the_schedule_and_loss_scaling():
+    schedule = keras.optimizers.schedules.PiecewiseConstantDecay([2],
+                                                                 [0.1, 0.01])
+    opt = keras.optimizers.SGD(schedule)
+    assert training.current_learning_rate(opt) == pytest.approx(0.1)
+    opt.iterations.assign(3)
+    assert training.current_learning_rate(opt) == pytest.approx(0.01)
+    scaled = keras.optimizers.LossScaleOptimizer(keras.optimizers.SGD(0.5))
+    assert training.current_learning_rate(scaled) == pytest.approx(0.5)
+
+
+def test_rng_states_are_one_per_dropout_layer():
+    model = build_mlp(hidden=(8, 8), dropout=0.5, input_dropout=0.1)
+    states = Trainer(model, "sgd").rng_states()
+    assert sorted(states) == ["rng_0", "rng_1", "rng_2"]
+    assert Trainer(build_mlp(hidden=(8,)), "sgd").rng_states() == {}
+
+
+# -- the fast path's compiled epoch -------------------------------------------
+
+
+def test_epoch_function_runs_len_order_div_b_steps_and_stops_at_inf():
+    # A step that only reports: loss = Σ of its batch, correct = batch size.
+    def step(xb, yb):
+        return tf.reduce_sum(xb), tf.size(yb, out_type=tf.int64)
+
+    b = 3
+    x = np.arange(10, dtype=np.float32)  # examples are numbers, shape ()
+    y = np.zeros(10, np.int64)
+    order = np.array([9, 8, 7, 6, 5, 4, 3, 2, 1, 0], np.int32)
+    fn = training.make_epoch_function(step, (), b)
+    done, total, correct, losses = fn(x, y, order)
+    expected = [9 + 8 + 7, 6 + 5 + 4, 3 + 2 + 1]  # 10 // 3 = 3 steps
+    assert int(done) == 3 and int(correct) == 9
+    np.testing.assert_allclose(losses.numpy(), expected)
+    assert float(total) == pytest.approx(b * sum(expected))
+    x[5] = np.inf  # in the second batch: stop after it
+    done, total, correct, losses = fn(x, y, order)
+    assert int(done) == 2 and losses.shape == (2,)
+    assert np.isinf(losses.numpy()[-1])
+
+
+def test_epoch_order_and_epoch_dataset_depend_on_seed_and_epoch_only():
+    a, b = training.epoch_order(50, 1, 2), training.epoch_order(50, 1, 2)
+    np.testing.assert_array_equal(a, b)
+    assert sorted(a) == list(range(50))
+    assert not np.array_equal(a, training.epoch_order(50, 1, 3))
+    x = np.arange(20, dtype=np.float32).reshape(20, 1)
+    y = np.arange(20)
+
+    def labels(epoch):
+        ds = training.epoch_dataset(x, y, 8, epoch, seed=4)
+        return np.concatenate([yb.numpy() for _, yb in ds])
+
+    np.testing.assert_array_equal(labels(0), labels(0))
+    assert sorted(labels(1)) == list(range(20))
+    assert not np.array_equal(labels(0), labels(1))
+    assert training.epoch_seed(4, 1) == 4 * 100003 + 1
+    # the fast path visits the examples in the readable loop's order
+    for epoch in (0, 1):
+        np.testing.assert_array_equal(training.epoch_order(20, 4, epoch),
+                                      labels(epoch))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("dropout", [0.0, 0.3])
+def test_fast_path_and_readable_loop_take_the_same_steps(small, dropout):
+    """Same batches, same step, same dropout masks: the loop a run takes
+    changes its speed, not its numbers (graph step on both; XLA would
+    only add rounding)."""
+    x, y = small[0][:1000], small[1][:1000]
+
+    def fit(fast):
+        training.set_seed(7)
+        model = build_mlp(hidden=(32,), batch_norm=True, dropout=dropout)
+        trainer = Trainer(model, keras.optimizers.SGD(0.1), fast=fast,
+                          fast_jit=False)
+        history = trainer.fit(x, y, epochs=2, batch_size=96, seed=2,
+                              progress=False)  # 10 full batches + 40
+        return history, _weights(model)
+
+    (h_read, w_read), (h_fast, w_fast) = fit(False), fit(True)
+    assert len(h_fast.step_loss) == len(h_read.step_loss) == 22
+    np.testing.assert_allclose(h_fast.step_loss, h_read.step_loss,
+                               rtol=1e-5)
+    for a, b in zip(w_read, w_fast):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+
+
+# -- which loop ---------------------------------------------------------------
+
+
+def test_choose_loop_follows_its_rule():
+    from tfnn.training import FAST_PATH_MIN_STEPS, XLA_MIN_STEPS, choose_loop
+
+    dense = build_mlp(hidden=(16,))
+    dropout = build_mlp(hidden=(16,), dropout=0.5)
+    cnn = build_model(ModelConfig(arch="cnn", hidden=(8,), filters=(4,)))
+    long = TrainConfig(batch_size=100, epochs=4)  # steps = 4·ceil(n/100)
+    n_long = 100 * XLA_MIN_STEPS // 4  # exactly XLA_MIN_STEPS steps
+    n_short = n_long - 100  # one step an epoch fewer: 4 steps short
+
+    c = choose_loop(dense, long, n_long)
+    assert (c.loop, c.xla) == ("fast", True)
+    c = choose_loop(dense, long, n_short)  # compile would not pay
+    assert (c.loop, c.xla) == ("fast", False)
+    assert str(XLA_MIN_STEPS - 4) in c.reason
+    for model in (dropout, cnn):  # never XLA on the fast path
+        c = choose_loop(model, long, 100 * n_long)
+        assert (c.loop, c.xla) == ("fast", False)
+    # a short run: the readable loop, exactly below the threshold
+    n_min = 100 * FAST_PATH_MIN_STEPS // 4
+    assert choose_loop(dropout, long, n_min).loop == "fast"
+    c = choose_loop(dropout, long, n_min - 100)
+    assert (c.loop, c.xla) == ("custom", False)
+    assert str(FAST_PATH_MIN_STEPS - 4) in c.reason
+    gd = TrainConfig(batch_size=0, epochs=8)  # one step an epoch
+    assert choose_loop(dense, gd, 500).loop == "custom"
+    # forced loops
+    assert choose_loop(dense, long.replace(loop="fast"), n_short).xla
+    assert choose_loop(dense, long.replace(loop="fast"), 10).loop == "fast"
+    assert choose_loop(dropout, long.replace(jit=True), 10).xla
+    assert choose_loop(dense, long.replace(loop="custom"),
+                       n_long).loop == "custom"
+    assert choose_loop(dense, long.replace(loop="fit"), n_long).loop == "fit"
+    assert choose_loop(dense, long, n_long, replicas=2).loop == "custom"
+
+
+def test_fast_path_jit_excludes_convolutions_dropout_and_augmentation():
+    assert training.fast_path_jit(build_mlp(hidden=(8,), batch_norm=True))
+    assert not training.fast_path_jit(build_mlp(hidden=(8,), dropout=0.1))
+    assert not training.fast_path_jit(
+        build_model(ModelConfig(arch="cnn", hidden=(8,), filters=(4,))))
+
+
+@pytest.mark.slow
+def test_run_takes_the_chosen_loop_and_records_it(mnist_builder):
+    from tfnn import data
+
+    splits = data.load("mnist", validation_size=100, train_limit=500)
+    cfg = ModelConfig(hidden=(16,), dropout=0.2)
+    tc = TrainConfig(epochs=1, batch_size=2)  # 250 steps
+    result = runner.train(cfg, tc, splits=splits, progress=False)
+    assert result.summary["loop"]["loop"] == "fast"
+    assert result.summary["loop"]["xla"] is False  # dropout
+    assert result.summary["train_config"]["loop"] == "auto"
+    assert len(result.history.step_loss) == 250
+    short = runner.train(cfg, tc.replace(batch_size=100), splits=splits,
+                         progress=False)  # 5 steps
+    assert short.summary["loop"]["loop"] == "custom"
+
+
+# -- callbacks ----------------------------------------------------------------
+
+
+def test_history_extend_appends_every_list():
+    a = training.History(epoch=[1], loss=[0.5], step_loss=[1.0, 0.7])
+    b = training.History(epoch=[2], loss=[0.3], step_loss=[0.4])
+    a.extend(b)
+    assert a.epoch == [1, 2] and a.loss == [0.5, 0.3]
+    assert a.step_loss == [1.0, 0.7, 0.4]
+
+
+@pytest.mark.slow
+def test_fit_writes_history_json_equal_to_the_history(small, tmp_path):
+    x, y = small[0][:500], small[1][:500]
+    trainer = Trainer(build_mlp(hidden=(8,)), "adam", fast=True)
+    seen = []
+    keep = keras.callbacks.LambdaCallback(
+        on_epoch_end=lambda epoch, logs: seen.append((epoch, dict(logs))))
+    history = trainer.fit(x, y, epochs=2, batch_size=100, progress=False,
+                          validation=(x[:100], y[:100]),
+                          checkpoint_dir=str(tmp_path), callbacks=[keep])
+    saved = json.loads((tmp_path / "history.json").read_text())
+    assert saved == history.to_dict()
+    assert history is trainer.history
+    assert history.epoch == [1, 2] and len(history.step_loss) == 10
+    # the user's callback saw the logs the History recorded
+    assert [e for e, _ in seen] == [0, 1]
+    assert [logs["loss"] for _, logs in seen] == history.loss
+    assert [logs["val_accuracy"] for _, logs in seen] == history.val_accuracy
+    assert all(logs["examples"] == 500 for _, logs in seen)
+    # each epoch's loss is the example-weighted mean of its step losses
+    for epoch in range(2):
+        steps = history.step_loss[5 * epoch:5 * (epoch + 1)]
+        assert history.loss[epoch] == pytest.approx(np.mean(steps),
+                                                    rel=1e-6)
+
+
+def test_fit_callbacks_run_in_their_order(tmp_path):
+    trainer = Trainer(build_mlp(hidden=(8,)), "sgd")
+    names = [type(c).__name__ for c in trainer.fit_callbacks(
+        str(tmp_path / "c"), str(tmp_path / "t"), progress=True)]
+    assert names == ["Checkpoints", "RecordHistory", "HistoryWriter",
+                     "StopOnNonFinite", "ProgressBar", "EpochLogger",
+                     "TensorBoardLogger"]
+    plain = [type(c).__name__ for c in trainer.fit_callbacks(progress=False)]
+    assert plain == ["RecordHistory", "StopOnNonFinite", "EpochLogger"]
+
+
+def _events(folder, histograms=False):
+    """{tag: [(step, value)]} of the scalars TensorBoard event files hold
+    (with ``histograms``: {tag: [step]} of the histograms)."""
+    found = {}
+    for path in sorted(folder.glob("events.out.tfevents.*")):
+        for record in tf.data.TFRecordDataset(str(path)):
+            event = tf.compat.v1.Event.FromString(record.numpy())
+            for v in event.summary.value:
+                value = tf.make_ndarray(v.tensor)
+                if value.ndim == 0 and not histograms:
+                    found.setdefault(v.tag, []).append(
+                        (event.step, float(value)))
+                elif value.ndim > 0 and histograms:
+                    found.setdefault(v.tag, []).append(event.step)
+    return found
+
+
+@pytest.mark.slow
+def test_tensorboard_logs_the_history_scalars_and_every_step_loss(small,
+                                                                   tmp_path):
+    x, y = small[0][:300], small[1][:300]
+    trainer = Trainer(build_mlp(hidden=(8,)), "adam", fast=True)
+    history = trainer.fit(x, y, epochs=2, batch_size=100, progress=False,
+                          tensorboard_dir=str(tmp_path), histograms=True)
+    events = _events(tmp_path)
+    np.testing.assert_allclose([v for _, v in events["loss"]], history.loss,
+                               rtol=1e-6)
+    assert [s for s, _ in events["loss"]] == [1, 2]
+    assert [s for s, _ in events["step_loss"]] == list(range(6))
+    np.testing.assert_allclose([v for _, v in events["step_loss"]],
+                               history.step_loss, rtol=1e-6)
+    np.testing.assert_allclose([v for _, v in events["learning_rate"]],
+                               history.learning_rate, rtol=1e-6)
+    # every layer's activations, every variable's gradient and value,
+    # once an epoch
+    hist = _events(tmp_path, histograms=True)
+    layers = [layer.name for layer in trainer.model.layers]
+    variables = trainer.model.trainable_variables
+    assert len(hist) == len(layers) + 2 * len(variables)
+    assert all(steps == [1, 2] for steps in hist.values())
+    assert {f"activations/{name}" for name in layers} <= set(hist)
+
+
+def test_stop_on_non_finite_names_epoch_step_and_learning_rate():
+    stop = training.StopOnNonFinite(keras.optimizers.SGD(0.25))
+    stop.on_epoch_begin(2)
+    stop.on_train_batch_end(4, {"loss": 1.5})  # finite: nothing happens
+    with pytest.raises(TrainingDiverged) as err:
+        stop.on_train_batch_end(4, {"loss": math.inf})
+    message = str(err.value)
+    assert "epoch 3, step 5" in message and "0.25" in message
+    assert "no checkpoint was written" in message
+
+
+def test_epoch_logger_reports_examples_per_second(caplog):
+    caplog.set_level("INFO")
+    training.EpochLogger().on_epoch_end(0, {"loss": 0.5, "accuracy": 0.75,
+                                            "seconds": 2.0, "examples": 900})
+    line = caplog.records[-1].message
+    assert line == "epoch 1: loss 0.5000 acc 0.7500 (2.0 s, 450 ex/s)"
+
+
+@pytest.mark.slow
+def test_fit_keras_raises_training_diverged_and_records_epochs(small):
+    x, y = small
+    history = training.fit_keras(build_mlp(hidden=(8,)),
+                                 keras.optimizers.SGD(0.01), x[:500], y[:500],
+                                 epochs=2, batch_size=100)
+    assert history.epoch == [1, 2]
+    assert history.learning_rate == pytest.approx([0.01, 0.01])
+    with pytest.raises(TrainingDiverged, match="Exploding gradients"):
+        training.fit_keras(build_mlp(hidden=(32,), initializer="unit_normal"),
+                           keras.optimizers.SGD(1e4), x, y, epochs=2)
+
+
+@pytest.mark.slow
+def test_run_with_keras_fit_writes_tensorboard_scalars(mnist, tmp_path):
+    result = runner.train(ModelConfig(hidden=(8,)),
+                          TrainConfig(epochs=2, train_limit=500, loop="fit"),
+                          out_dir=str(tmp_path), splits=mnist, progress=False)
+    assert result.summary["loop"]["loop"] == "fit"
+    events = _events(tmp_path / "tensorboard")
+    np.testing.assert_allclose([v for _, v in events["loss"]],
+                               result.history.loss, rtol=1e-6)
+
+
+# -- the run's helpers --------------------------------------------------------
+
+
+def test_examples_per_second_is_n_times_epochs_over_seconds():
+    history = training.History(seconds=[1.5, 2.5])
+    assert runner.examples_per_second(1000, history) == pytest.approx(500.0)
+
+
+def test_predictions_are_the_argmax_of_the_outputs(small):
+    from tfnn.training.evaluation import predictions
+
+    model = build_mlp(hidden=(8,))
+    x = small[0][:50]
+    expected = model(x, training=False).numpy().argmax(-1)
+    np.testing.assert_array_equal(predictions(model, x, batch_size=7),
+                                  expected)
+
+
+def test_babysit_reports_initial_loss_and_overfit_check(mnist, caplog):
+    caplog.set_level("INFO")
+    cfg = runner.RECOMMENDED_MODEL.replace(hidden=(32,))
+    tc = TrainConfig(overfit_check=20)
+    trainer = Trainer(build_model(cfg), "adam")
+    initial, overfit = runner.babysit(trainer, cfg, tc, mnist)
+    expected = trainer.initial_loss(mnist.x_train, mnist.y_train)
+    assert initial == pytest.approx(expected)
+    assert abs(initial["loss"] - math.log(10)) < 0.1  # small output layer
+    assert overfit["n"] == 20 and overfit["reached"]
+    lines = [r.message for r in caplog.records]
+    assert any(m.startswith("initial loss") and "far from" not in m
+               for m in lines)
+    assert any("reached 100% training accuracy" in m for m in lines)

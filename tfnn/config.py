@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from dataclasses import dataclass, field
-from typing import Any, Dict, Tuple
+from typing import Any
 
 ARCHS = ("mlp", "cnn")
 OUTPUTS = ("logits", "softmax", "sigmoid")
@@ -24,14 +24,18 @@ class ModelConfig:
     """
 
     arch: str = "mlp"  # "mlp" or "cnn"
-    hidden: Tuple[int, ...] = (256, 256)  # MLP hidden widths / CNN head
-    filters: Tuple[int, ...] = (32, 64)  # CNN: conv blocks' channels
+    hidden: tuple[int, ...] = (256, 256)  # MLP hidden widths / CNN head
+    filters: tuple[int, ...] = (32, 64)  # CNN: conv blocks' channels
     kernel_size: int = 3  # CNN: conv kernel side
     convs_per_block: int = 1  # CNN: Conv → BN → act repeated before a pool
     activation: str = "relu"  # a key of tfnn.nn.activations.names()
-    activation_kwargs: Dict[str, Any] = field(default_factory=dict)
-    initializer: str = "he_normal"  # a key of tfnn.nn.initializers.names()
-    initializer_kwargs: Dict[str, Any] = field(default_factory=dict)
+    activation_kwargs: dict[str, Any] = field(default_factory=dict)
+    # The hidden layers' initializer (a key of tfnn.nn.initializers.names())
+    # and its arguments; the output layer's too unless output_initializer
+    # names another (then it gets only the seed, seed + layer index).
+    initializer: str = "he_normal"
+    initializer_kwargs: dict[str, Any] = field(default_factory=dict)
+    output_initializer: str | None = None  # None: as the hidden layers
     batch_norm: bool = False  # BatchNorm after every hidden linear layer
     bn_placement: str = "before_activation"  # notes: Linear → BN → act
     bn_momentum: float = 0.99  # Keras: fraction of the old average kept
@@ -43,7 +47,7 @@ class ModelConfig:
     augment_shift: float = 0.0  # random shift, a fraction of the side
     augment_rotation: float = 0.0  # random rotation, up to ± degrees
     output: str = "logits"  # "logits", "softmax" or note 000's "sigmoid"
-    input_shape: Tuple[int, ...] = (28, 28)
+    input_shape: tuple[int, ...] = (28, 28)
     num_classes: int = 10
 
     def __post_init__(self):
@@ -98,29 +102,29 @@ class ModelConfig:
         scores as logits); False for ``softmax`` probabilities."""
         return self.output != "softmax"
 
-    def replace(self, **changes) -> "ModelConfig":
+    def replace(self, **changes) -> ModelConfig:
         """A copy with ``changes`` applied (validated again)."""
         return dataclasses.replace(self, **changes)
 
-    def to_dict(self) -> Dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
         for name in ("hidden", "filters", "input_shape"):
             d[name] = list(d[name])
         return d
 
     @classmethod
-    def from_dict(cls, d: Dict[str, Any]) -> "ModelConfig":
+    def from_dict(cls, d: dict[str, Any]) -> ModelConfig:
         return dataclass_from_dict(cls, d)
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, sort_keys=True)
 
     @classmethod
-    def from_json(cls, text: str) -> "ModelConfig":
+    def from_json(cls, text: str) -> ModelConfig:
         return cls.from_dict(json.loads(text))
 
 
-def dataclass_from_dict(cls, d: Dict[str, Any]):
+def dataclass_from_dict(cls, d: dict[str, Any]):
     """``cls(**d)``, with unknown keys named in a ValueError."""
     known = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(d) - known)
@@ -139,7 +143,7 @@ def _check_choice(name: str, value, choices) -> None:
         )
 
 
-def load_config_file(path: str) -> Dict[str, Any]:
+def load_config_file(path: str) -> dict[str, Any]:
     """Read a JSON or YAML file into a dict (YAML by extension)."""
     with open(path) as fh:
         text = fh.read()

@@ -2,8 +2,8 @@
 
 A hidden block follows the notes' order (002, 003, 004)::
 
-    Linear → BatchNorm → activation → Dropout        (bn_placement="before_activation")
-    Linear → activation → BatchNorm → Dropout        (bn_placement="after_activation")
+    Linear → BatchNorm → activation → Dropout (bn_placement="before_activation")
+    Linear → activation → BatchNorm → Dropout (bn_placement="after_activation")
 
 The Linear layer before BatchNorm has no bias: BN subtracts the batch mean,
 which cancels any bias, and β takes its place. BatchNorm normalizes per
@@ -14,6 +14,15 @@ after a convolution (note 004).
 outputs → units), so it carries k times the parameters. ``crelu`` doubles
 the width of its output; the next layer's fan-in follows.
 
+The output layer takes the hidden layers' initializer unless
+``output_initializer`` names its own. Note 004's first check wants the
+initial loss ≈ ln C: every class near 1/C, so the logits near 0. A hidden
+scheme such as He (σ² = 2/fan_in, the 2 making up for the ReLU that halves
+the signal) gives logits of unit scale instead, confident guesses and a
+loss well above ln C; a small output layer (``small_normal``) keeps the
+logits near 0 while its random weights still break the symmetry of the
+hidden units' gradients.
+
 Outputs: ``logits`` (default; trained with softmax cross-entropy on logits,
 note 002), ``softmax`` (probabilities), or note 000's ``sigmoid`` (the
 PyTorch model ``Linear → Sigmoid`` trained with CrossEntropyLoss, which
@@ -23,15 +32,16 @@ treats the sigmoid scores as logits).
 from __future__ import annotations
 
 import math
-from typing import Any, Dict, Optional, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import keras
 
-from tfnn.nn import activations, initializers
 from tfnn.config import ModelConfig
+from tfnn.nn import activations, initializers
 
 
-def _activation(spec, kwargs: Optional[Dict[str, Any]], name: str):
+def _activation(spec, kwargs: dict[str, Any] | None, name: str):
     """A fresh activation layer per use (``prelu`` keeps its own α)."""
     if isinstance(spec, str):
         return activations.get(spec, name=name, **(kwargs or {}))
@@ -46,7 +56,7 @@ def _activation(spec, kwargs: Optional[Dict[str, Any]], name: str):
     )
 
 
-def _initializer(spec, kwargs: Optional[Dict[str, Any]], index: int):
+def _initializer(spec, kwargs: dict[str, Any] | None, index: int):
     """A fresh initializer per layer; a given seed becomes seed + index so
     layers differ from each other and the model is reproducible."""
     kwargs = dict(kwargs or {})
@@ -76,6 +86,19 @@ class _Blocks:
         self.activation = activation
         self.initializer = initializer
         self.index = 0
+
+    def output_initializer(self):
+        """The output layer's initializer: ``cfg.output_initializer``
+        (seeded with the hidden seed + the layer's index, except ``zeros``,
+        which draws nothing), or the hidden layers' when that is None."""
+        cfg = self.cfg
+        if cfg.output_initializer is None:
+            return _initializer(self.initializer, cfg.initializer_kwargs,
+                                self.index)
+        seed = cfg.initializer_kwargs.get("seed")
+        kwargs = ({} if seed is None or cfg.output_initializer == "zeros"
+                  else {"seed": int(seed)})
+        return _initializer(cfg.output_initializer, kwargs, self.index)
 
     def _bn(self, i, axis=-1):
         return keras.layers.BatchNormalization(
@@ -129,9 +152,7 @@ class _Blocks:
         layers.append(
             keras.layers.Dense(
                 cfg.num_classes,
-                kernel_initializer=_initializer(
-                    self.initializer, cfg.initializer_kwargs, self.index
-                ),
+                kernel_initializer=self.output_initializer(),
                 kernel_regularizer=_regularizer(cfg.reg),
                 # float32 even under mixed precision: the loss needs it.
                 dtype="float32",
@@ -240,9 +261,12 @@ def build_mlp(
         hidden: hidden layer widths, e.g. note 000's ``(64,)`` or
             ``(128, 64)``. Defaults to ``(256, 256)``.
         activation: a key of ``tfnn.nn.activations.names()`` or a layer.
-        initializer: a key of ``tfnn.nn.initializers.names()`` or an object.
+        initializer: a key of ``tfnn.nn.initializers.names()`` or an
+            object: the hidden layers' (and the output layer's unless
+            ``output_initializer`` is given).
         **kwargs: any other :class:`~tfnn.config.ModelConfig` field
-            (``batch_norm``, ``dropout``, ``reg``, ``output`` …).
+            (``batch_norm``, ``dropout``, ``reg``, ``output``,
+            ``output_initializer`` …).
     """
     return _build("mlp", hidden, activation, initializer, kwargs)
 

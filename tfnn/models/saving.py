@@ -9,7 +9,6 @@ classes explicitly, so no caller imports a module just for its side effect.
 from __future__ import annotations
 
 import os
-from typing import Dict
 
 import keras
 
@@ -20,7 +19,7 @@ from tfnn.nn import initializers, layers, optimizers, rbm
 _DEFINING_MODULES = (layers, initializers, optimizers, rbm, tta)
 
 
-def custom_objects() -> Dict[str, type]:
+def custom_objects() -> dict[str, type]:
     """``{registered name: class}`` of every serializable tfnn class.
 
     The registered name is Keras's ``"tfnn>ClassName"``.

@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import os
 
-import keras
+import numpy as np
 
 from tfnn import data as tfnn_data
+from tfnn.batching import map_batches
+from tfnn.models import load_model
 from tfnn.training.metrics import confusion_matrix
 
 
@@ -24,14 +26,20 @@ def load_run(path):
     if os.path.exists(summary_path):
         with open(summary_path) as fh:
             summary = json.load(fh)
-    return keras.models.load_model(model_path), summary
+    return load_model(model_path), summary
+
+
+def predictions(model, x, batch_size=2000) -> np.ndarray:
+    """Class predictions (argmax of the outputs) of ``model`` in inference
+    mode."""
+    return map_batches(
+        lambda xb: np.asarray(model(xb, training=False)).argmax(-1), x,
+        batch_size)
 
 
 def evaluate_run(path, dataset=None, manual_dir=None, data_dir=None):
     """Accuracy and confusion matrix of a run's model on the test set, with
     the run's own preprocessing (training-set statistics)."""
-    from tfnn.training.run import predictions
-
     model, summary = load_run(path)
     dataset = dataset or summary.get("dataset", "mnist")
     pre = tfnn_data.Preprocessor.from_dict(

@@ -1,10 +1,11 @@
 """Every experiment the notes describe, by name.
 
-Each experiment is a module ``tfnn/experiments/<name>.py`` with:
+Each experiment is a module ``tfnn/studies/experiments/<name>.py`` with:
 
 * ``TITLE`` (one line) and ``CLAIM`` (the note's claim, with the note number);
-* ``QUICK`` and ``FULL``: dict configs. ``QUICK`` runs in seconds to a minute
-  (the tests use it); ``FULL`` is the note's own setting (the gallery uses it);
+* ``QUICK`` and ``FULL``: dict configs. ``QUICK`` is cut down to little data
+  and few epochs (the tests use it); ``FULL`` is the note's own setting (the
+  gallery uses it);
 * ``run(config: dict) -> dict``: seeded; returns plain data (numbers, lists,
   NumPy arrays, nested dicts) and never plots;
 * ``plot(result) -> matplotlib.figure.Figure``: titled, labelled axes; never
@@ -19,9 +20,8 @@ it and (with ``out_dir``) writes ``NAME.json`` and ``NAME.png``.
 from __future__ import annotations
 
 import importlib
-import json
 import os
-from typing import Any, Dict, Optional
+from typing import Any
 
 from tfnn.provenance import write_json
 
@@ -60,7 +60,7 @@ def get(name: str):
     return importlib.import_module(f"tfnn.studies.experiments.{key}")
 
 
-def config(name: str, mode: str = "quick", **overrides) -> Dict[str, Any]:
+def config(name: str, mode: str = "quick", **overrides) -> dict[str, Any]:
     """The ``quick`` or ``full`` config of ``name`` with ``overrides``."""
     if mode not in MODES:
         raise ValueError(f"Unknown mode {mode!r}; choose from {list(MODES)}")
@@ -74,8 +74,8 @@ def config(name: str, mode: str = "quick", **overrides) -> Dict[str, Any]:
     return {**base, **overrides}
 
 
-def run(name: str, mode: str = "quick", out_dir: Optional[str] = None,
-        **overrides) -> Dict[str, Any]:
+def run(name: str, mode: str = "quick", out_dir: str | None = None,
+        **overrides) -> dict[str, Any]:
     """Run experiment ``name``; with ``out_dir`` write NAME.json and
     NAME.png there. Returns the result dict."""
     module = get(name)
@@ -88,7 +88,7 @@ def run(name: str, mode: str = "quick", out_dir: Optional[str] = None,
     return result
 
 
-def save(name: str, result: Dict[str, Any], out_dir: str) -> None:
+def save(name: str, result: dict[str, Any], out_dir: str) -> None:
     """Write ``NAME.json`` (the numbers) and ``NAME.png`` (the figure)."""
     os.makedirs(out_dir, exist_ok=True)
     fig = get(name).plot(result)

@@ -27,8 +27,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from tfnn.studies.assignment import JOURNEY, run_stages, stage_configs
 from tfnn.studies import common
+from tfnn.studies.assignment import JOURNEY, run_stages, stage_configs
 from tfnn.studies.common import figure
 
 TITLE = "The assignment of note 003: MNIST accuracy, one change at a time"
@@ -39,8 +39,8 @@ CLAIM = ("A suitable activation (ReLU), weight initialization (He), "
          "003).")
 
 # (name, ModelConfig overrides, TrainConfig overrides): cumulative. The
-# first nine stages of the assignment's journey (tfnn.studies.assignment), then a
-# small CNN with BN.
+# first nine stages of the assignment's journey (tfnn.studies.assignment),
+# then a small CNN with BN.
 STAGES = [
     *[stage for stage in JOURNEY if stage[0] in (
         "baseline", "relu", "he_init", "adam", "logits_output",
@@ -131,7 +131,8 @@ def summarize(result):
             if r["val_accuracy"] == p["val_accuracy"]
             and r["test_accuracy"] == p["test_accuracy"]]
     best = max(rows, key=lambda r: r["val_accuracy_mean"])
-    held = rows[-1]["test_accuracy_mean"] > rows[0]["test_accuracy_mean"]
+    total = rows[-1]["test_accuracy_mean"] - rows[0]["test_accuracy_mean"]
+    held = total > 0
     return (
         f"{len(rows)} stages, {cfg.get('epochs', '?')} epoch(s) each on "
         f"{cfg.get('n_train', '?')} training images, {len(seeds)} seed(s); "
@@ -146,6 +147,5 @@ def summarize(result):
         f"({common.percent(best['val_accuracy_mean'])} validation, "
         f"{common.percent(best['test_accuracy_mean'])} test). The claim "
         f"{'holds' if held else 'does NOT hold'}: the last stage is "
-        f"{100 * (rows[-1]['test_accuracy_mean'] - rows[0]['test_accuracy_mean']):+.1f}"
-        f" points over the baseline."
+        f"{100 * total:+.1f} points over the baseline."
     )

@@ -65,9 +65,6 @@ QUICK = {
     "batch_sizes": [16, 128],
     "bs_epochs": 1,
     "stat_examples": 4096,  # training images for the batch-stat spread
-    # The readable per-step loop (see dropout.py: the XLA-compiled fast
-    # path was far slower on a busy CPU).
-    "loop": "custom",
     "seed": 0,
 }
 FULL = dict(QUICK, scales=[0.001, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0], epochs=3,
@@ -142,19 +139,27 @@ def batch_stat_noise(model, x, sizes):
 
 
 def run(config):
-    from tfnn.config import ModelConfig
-    from tfnn.models import build_model
-    from tfnn.training import TrainConfig, set_seed
+    """(a) with vs without BN across initial weight scales, (b) train vs
+    inference mode as training goes on, (c) batch size 16 vs 128 with BN."""
+    from tfnn.training import TrainConfig
 
     full = mnist()
     splits = _no_validation(subset(full, config["n_train"], config["n_test"]))
-    seed = config["seed"]
-
-    # (a) with vs without BN across init scales.
     tc = TrainConfig(optimizer=config["optimizer"],
                      learning_rate=config["learning_rate"],
                      batch_size=config["batch_size"], epochs=config["epochs"],
-                     seed=seed, loop=config["loop"])
+                     seed=config["seed"])
+    trace, spe = _mode_trace(config, tc, full)
+    return {"scales": _scale_sweep(config, tc, splits), "trace": trace,
+            "by_batch": _batch_sizes(config, tc, splits),
+            "bn_momentum": config["bn_momentum"],
+            "trace_steps_per_epoch": spe}
+
+
+def _scale_sweep(config, tc, splits):
+    """(a) Final loss and accuracy with and without BN per init scale."""
+    from tfnn.config import ModelConfig
+
     scales = {"bn": [], "plain": []}
     for s in config["scales"]:
         for key, bn in (("plain", False), ("bn", True)):
@@ -173,9 +178,17 @@ def run(config):
                 float(res.history.loss[-1]),
                 "step_loss": [] if res is None else res.history.step_loss,
             })
+    return scales
 
-    # (b) train vs inference mode over training (one model per step count;
-    # the same seed and batches, so each run continues the shorter ones).
+
+def _mode_trace(config, tc, full):
+    """(b) Train vs inference mode over training: one model per step count
+    (the same seed and batches, so each run continues the shorter ones).
+    Returns ``(rows, steps_per_epoch)``."""
+    from tfnn.config import ModelConfig
+    from tfnn.models import build_model
+    from tfnn.training import set_seed
+
     mc = ModelConfig(hidden=tuple(config["trace_hidden"]),
                      activation=config["activation"],
                      initializer=config["trace_initializer"],
@@ -188,7 +201,7 @@ def run(config):
     trace = []
     for steps in config["trace_steps"]:
         if steps == 0:
-            set_seed(seed)
+            set_seed(config["seed"])
             model = build_model(mc)
         else:
             if steps % spe:
@@ -203,8 +216,13 @@ def run(config):
         row["moving_var_mean"] = float(np.mean(np.asarray(
             bn0.moving_variance)))
         trace.append(row)
+    return trace, spe
 
-    # (c) batch size 16 vs 128 with BN, the same epochs.
+
+def _batch_sizes(config, tc, splits):
+    """(c) BN with batch size 16 vs 128 for the same epochs."""
+    from tfnn.config import ModelConfig
+
     by_batch = {}
     mc_bs = ModelConfig(hidden=tuple(config["hidden"]),
                         activation=config["activation"],
@@ -223,9 +241,7 @@ def run(config):
                 res.model, splits.x_train[:config["stat_examples"]],
                 config["batch_sizes"]),
         }
-    return {"scales": scales, "trace": trace, "by_batch": by_batch,
-            "bn_momentum": config["bn_momentum"],
-            "trace_steps_per_epoch": spe}
+    return by_batch
 
 
 def extremes(result):

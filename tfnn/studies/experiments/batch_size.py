@@ -53,9 +53,6 @@ QUICK = {
     "gd_learning_rate": 0.02,
     "gd_epochs": 8,
     "gd_n_train": 500,
-    # The readable per-step loop (see dropout.py: the XLA-compiled fast
-    # path was far slower on a busy CPU).
-    "loop": "custom",
     "seed": 0,
 }
 FULL = dict(QUICK, epochs=20, n_train=55000, n_val=5000, n_test=10000,
@@ -88,7 +85,7 @@ def run(config):
         tc = TrainConfig(optimizer=config["optimizer"],
                          learning_rate=config["learning_rate"],
                          batch_size=b, epochs=config["epochs"],
-                         seed=config["seed"], loop=config["loop"])
+                         seed=config["seed"])
         res = train(mc, tc, splits)
         h = res.history
         note[str(b)] = {
@@ -121,7 +118,7 @@ def run(config):
         tc = TrainConfig(optimizer=config["gd_optimizer"],
                          learning_rate=config["gd_learning_rate"],
                          batch_size=b, epochs=config["gd_epochs"],
-                         seed=config["seed"], loop=config["loop"])
+                         seed=config["seed"])
         res = train(mc, tc, small)
         h = res.history
         modes[str(b)] = {

@@ -45,9 +45,6 @@ QUICK = {
     "optimizer": "adam",
     "learning_rate": 1e-3,
     "seeds": [0],
-    # many short runs on fresh models: the per-step loop (the fast path's
-    # per-model XLA compile costs more than it saves here)
-    "loop": "custom",
 }
 FULL = dict(QUICK, n_train=30000, epochs=2, note000_epochs=3)
 
@@ -79,8 +76,7 @@ def run(config):
             tc = TrainConfig(optimizer=config["optimizer"],
                              learning_rate=float(config["learning_rate"]),
                              batch_size=int(config["batch_size"]),
-                             epochs=int(epochs), seed=int(seed),
-                             loop=config["loop"])
+                             epochs=int(epochs), seed=int(seed))
             res = common.train(mc, tc, data)
             accs.append(res.test_accuracy)
             losses.append(res.test_loss)
@@ -142,7 +138,7 @@ def plot(result):
         e = 100 * np.asarray([r["test_accuracy_std"] for r in rows])
         ax.errorbar(x, y, yerr=e if seeds > 1 else None, marker="o",
                     capsize=3, **kw)
-        for xi, yi, r in zip(x, y, rows):
+        for xi, yi in zip(x, y):
             ax.annotate(f"{yi:.2f}", (xi, yi), textcoords="offset points",
                         xytext=(0, 6), ha="center", fontsize=7)
 

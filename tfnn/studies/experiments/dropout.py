@@ -43,9 +43,6 @@ QUICK = {
     "batch_size": 32,
     "epochs": 50,
     "seeds": [0, 1],
-    # The readable loop: the XLA-compiled epoch of the "fast" path draws
-    # dropout masks very slowly on CPU.
-    "loop": "custom",
     "n_probe": 512,  # images for the train/inference comparison
 }
 FULL = dict(QUICK, hidden=[1024, 1024], rates=[0.0, 0.2, 0.5],
@@ -113,8 +110,7 @@ def run(config):
             tc = TrainConfig(optimizer=config["optimizer"],
                              learning_rate=config["learning_rate"],
                              batch_size=config["batch_size"],
-                             epochs=config["epochs"], seed=seed,
-                             loop=config["loop"])
+                             epochs=config["epochs"], seed=seed)
             res = train(mc, tc, splits)
             h = res.history
             train_acc = _accuracy(res.model, splits.x_train, splits.y_train)

@@ -50,9 +50,6 @@ QUICK = {
     "n_train": 4000,
     "n_test": 2000,
     "n_curvature": 10000,  # images for the eigenvalues of E[x xᵀ]
-    # The readable per-step loop (see dropout.py: the XLA-compiled fast
-    # path was far slower on a busy CPU).
-    "loop": "custom",
     "seed": 0,
 }
 FULL = dict(QUICK, learning_rates=[1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0],
@@ -107,8 +104,7 @@ def run(config):
         for lr in lrs:
             tc = TrainConfig(optimizer=config["optimizer"], learning_rate=lr,
                              batch_size=config["batch_size"],
-                             epochs=config["epochs"], seed=config["seed"],
-                             loop=config["loop"])
+                             epochs=config["epochs"], seed=config["seed"])
             try:
                 res = train(mc, tc, splits)
             except TrainingDiverged:

@@ -40,9 +40,6 @@ QUICK = {
     "n_compare": 1000,  # test images compared with the collapsed map
     "n_test": 2000,
     "seed": 0,
-    # the per-step loop: these are many short runs on fresh models, where
-    # the fast path's per-model XLA compile costs more than it saves
-    "loop": "custom",
 }
 FULL = dict(QUICK, depths=[1, 2, 4, 8, 12], n_train=20000, epochs=3,
             learning_rate=1e-3, n_compare=10000, n_test=10000)
@@ -107,8 +104,7 @@ def run(config):
     tc = TrainConfig(optimizer=config["optimizer"],
                      learning_rate=float(config["learning_rate"]),
                      batch_size=int(config["batch_size"]),
-                     epochs=int(config["epochs"]), seed=seed,
-                     loop=config["loop"])
+                     epochs=int(config["epochs"]), seed=seed)
     m = int(config["n_compare"])
     x = splits.x_test[:m]
     half = m // 2

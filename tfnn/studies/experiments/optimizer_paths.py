@@ -93,9 +93,6 @@ QUICK = {
     "batch_size": 64,
     "epochs": 2,
     "seed": 0,
-    # many short runs on fresh models: the per-step loop (the fast path's
-    # per-model XLA compile costs more than it saves here)
-    "loop": "custom",
 }
 FULL = dict(QUICK, steps=60, n_train=20000, n_test=10000, n_val=5000,
             epochs=3)
@@ -173,8 +170,8 @@ def ordered(keys):
 
 
 def run(config):
-    from tfnn.nn import optimizers
     from tfnn.config import ModelConfig
+    from tfnn.nn import optimizers
     from tfnn.studies import common
     from tfnn.training import TrainConfig, TrainingDiverged
 
@@ -213,7 +210,7 @@ def run(config):
                          learning_rate=float(config["mnist_lrs"][key]),
                          batch_size=int(config["batch_size"]),
                          epochs=int(config["epochs"]),
-                         seed=int(config["seed"]), loop=config["loop"])
+                         seed=int(config["seed"]))
         try:
             res = common.train(mc, tc, data)
             h = res.history

@@ -27,7 +27,8 @@ import numpy as np
 from tfnn.studies import common
 from tfnn.studies.common import figure
 
-TITLE = "Random search of learning rate and L2 reg on log scales (coarse → fine)"
+TITLE = ("Random search of learning rate and L2 reg on log scales "
+         "(coarse → fine)")
 CLAIM = ("Search lr and reg by random sampling on a log scale, first coarse "
          "(wide ranges, short runs), then fine inside the region of the best "
          "coarse trials; choose on the validation set (note 004).")
@@ -238,8 +239,9 @@ def summarize(result):
         f"lr {best['lr']:.2e}, reg {best['reg']:.2e} ({best['stage']}); "
         f"its test accuracy, read once: "
         f"{common.percent(result['best_test_accuracy'])}. Coarse → fine "
-        f"{'worked as the note describes' if held else 'did NOT behave as the note describes'}"
-        f": the fine box lies inside the coarse one and contains its best "
+        + ("worked as the note describes" if held
+           else "did NOT behave as the note describes")
+        + f": the fine box lies inside the coarse one and contains its best "
         f"trial{'' if inside and contains else ' (NOT here)'}, and the fine "
         f"stage {'matched or beat' if keeps else 'fell short of'} the coarse "
         f"best."

@@ -51,9 +51,6 @@ QUICK = {
     "epochs": 2,
     "optimizer": "sgd",
     "seed": 0,
-    # the per-step loop: these are many short runs on fresh models, where
-    # the fast path's per-model XLA compile costs more than it saves
-    "loop": "custom",
 }
 FULL = dict(QUICK, regs=[0.0, 1e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1, 1.0,
                          3.0], overfit_epochs=200, n_train=10000, epochs=3)
@@ -90,9 +87,9 @@ def run(config):
     x0, y0 = splits.x_train[:n], splits.y_train[:n]
 
     def mc(**kw):
-        base = dict(hidden=tuple(config["hidden"]), activation="relu",
-                    initializer=config["initializer"],
-                    initializer_kwargs={"seed": seed})
+        base = {"hidden": tuple(config["hidden"]), "activation": "relu",
+                    "initializer": config["initializer"],
+                    "initializer_kwargs": {"seed": seed}}
         return ModelConfig(**{**base, **kw})
 
     # 1. initial loss vs reg, and vs the initializer's scale
@@ -111,8 +108,7 @@ def run(config):
     tc = TrainConfig(optimizer=config["overfit_optimizer"],
                      learning_rate=float(config["overfit_lr"]),
                      batch_size=0, epochs=int(config["overfit_epochs"]),
-                     seed=seed,
-                     loop=config["loop"])
+                     seed=seed)
     fit = common.train(mc(), tc, tiny)
     acc = np.asarray(fit.history.accuracy)
     check = overfit_check(mc(), tc, splits.x_train, splits.y_train, k,
@@ -134,8 +130,7 @@ def run(config):
     for label, lr in config["learning_rates"].items():
         tc = TrainConfig(optimizer=config["optimizer"], learning_rate=float(lr),
                          batch_size=int(config["batch_size"]),
-                         epochs=int(config["epochs"]), seed=seed,
-                         loop=config["loop"])
+                         epochs=int(config["epochs"]), seed=seed)
         try:
             res = common.train(mc(), tc, data)
             losses = np.asarray(res.history.step_loss)

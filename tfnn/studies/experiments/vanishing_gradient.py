@@ -62,9 +62,6 @@ QUICK = {
     "window": 10,  # running mean over this many steps
     "n_test": 2000,
     "seed": 0,
-    # the per-step loop: these are many short runs on fresh models, where
-    # the fast path's per-model XLA compile costs more than it saves
-    "loop": "custom",
 }
 FULL = dict(
     QUICK,
@@ -139,8 +136,7 @@ def run(config):
     tc = TrainConfig(optimizer=config["optimizer"],
                      learning_rate=float(config["learning_rate"]),
                      batch_size=int(config["batch_size"]),
-                     epochs=int(config["epochs"]), seed=seed,
-                     loop=config["loop"])
+                     epochs=int(config["epochs"]), seed=seed)
     training = {}
     for depth in config["train_depths"]:
         runs = {}

@@ -48,9 +48,6 @@ QUICK = {
     "n_train": 4000,
     "n_test": 2000,
     "symmetry_activation": "sigmoid",  # zeros-init run whose weights move
-    # The readable per-step loop (see dropout.py: the XLA-compiled fast
-    # path was far slower on a busy CPU).
-    "loop": "custom",
     "seed": 0,
 }
 FULL = dict(QUICK, activations=["tanh", "relu"], epochs=5, n_train=20000,
@@ -112,7 +109,7 @@ def run(config):
     tc = TrainConfig(optimizer=config["optimizer"],
                      learning_rate=config["learning_rate"],
                      batch_size=config["batch_size"], epochs=config["epochs"],
-                     seed=config["seed"], loop=config["loop"])
+                     seed=config["seed"])
     runs, symmetry, units = {}, {}, {}
     for act in config["activations"]:
         runs[act] = {}
@@ -220,7 +217,7 @@ def plot(result):
     ax = axes[1, 0]
     # The first activation's zeros run and the sigmoid one (the others
     # look the same: all exactly 0).
-    shown = {f"zeros/{acts[0]}"} | {k for k in result["symmetry_accuracy"]}
+    shown = {f"zeros/{acts[0]}"} | set(result["symmetry_accuracy"])
     sym = {k: v for k, v in result["symmetry"].items() if k in shown}
     floor = 1e-12
     palette = ("tab:orange", "tab:green", "tab:cyan", "tab:olive")
