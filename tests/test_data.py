@@ -1,9 +1,11 @@
 """Tests for tfnn.data on the real MNIST (and Fashion-MNIST) files, offline."""
 
 import gzip
+import hashlib
 import json
 import os
 import pathlib
+import shutil
 import socket
 import subprocess
 import sys
@@ -100,6 +102,7 @@ def test_mnist_matches_official_files(mnist_raw, mnist_manual_dir):
         rows(x_test, y_test), rows(idx_x_test, idx_y_test))
 
 
+@pytest.mark.slow
 def test_builds_offline_with_sockets_blocked(
     no_network, tmp_path, mnist_manual_dir, mnist_raw
 ):
@@ -181,6 +184,7 @@ def pixel_stats(images):
     return mean, np.sqrt(counts @ (values - mean) ** 2 / images.size)
 
 
+@pytest.mark.slow
 def test_standardize_uses_training_part_only(mnist, mnist_raw):
     pre = mnist.preprocessor
     assert pre.kind == "standardize"
@@ -234,6 +238,7 @@ def test_splits_shapes(mnist):
         assert y.dtype == np.int64
 
 
+@pytest.mark.slow
 def test_validation_split_partitions_train_set(mnist_raw):
     (x_all, y_all), _ = mnist_raw
     a = data.load("mnist", preprocessing="raw", validation_size=5000, seed=0)
@@ -337,3 +342,101 @@ def test_fashion_mnist_loads_from_its_folder():
     np.testing.assert_array_equal(np.bincount(y_test), [1000] * 10)
     np.testing.assert_array_equal(rows(x_test, y_test),
                                   rows(*official(FASHION_DIR, "t10k")))
+
+
+# ------------------------------------------------------------ damaged data
+
+
+@pytest.fixture
+def manual_copy(tmp_path, mnist_manual_dir):
+    """A writable copy of the four official files."""
+    folder = tmp_path / "manual"
+    folder.mkdir()
+    for name in data.OFFICIAL_FILES:
+        (folder / name).write_bytes(
+            (pathlib.Path(mnist_manual_dir) / name).read_bytes())
+    return folder
+
+
+def _truncate(path):
+    raw = path.read_bytes()
+    path.write_bytes(raw[:len(raw) // 2])
+
+
+def _flip(path, where=0.5):
+    raw = bytearray(path.read_bytes())
+    raw[int(len(raw) * where)] ^= 0x01
+    path.write_bytes(bytes(raw))
+
+
+def test_official_checksums_are_tfds_registered_ones(mnist_builder,
+                                                     mnist_manual_dir):
+    registered = {info.filename: info.checksum
+                  for info in mnist_builder.url_infos.values()}
+    for name in data.OFFICIAL_FILES:
+        sums = data.check_official_file(
+            "mnist", os.path.join(mnist_manual_dir, name))
+        assert sums["sha256"] == registered[name]
+        with gzip.open(os.path.join(mnist_manual_dir, name)) as fh:
+            assert sums["idx_sha256"] == hashlib.sha256(fh.read()).hexdigest()
+
+
+@pytest.mark.parametrize("damage,reason", [(_truncate, "truncated"),
+                                           (_flip, "corrupted")])
+def test_a_damaged_manual_file_is_named_in_one_line(damage, reason,
+                                                    manual_copy, tmp_path,
+                                                    capsys):
+    bad = manual_copy / "train-images-idx3-ubyte.gz"
+    damage(bad)
+    with pytest.raises(data.CorruptDataError) as info:
+        data.prepare("mnist", manual_dir=manual_copy,
+                     data_dir=tmp_path / "tfds")
+    message = str(info.value)
+    assert "\n" not in message
+    assert message.startswith(f"{bad} is damaged ({reason}")
+    assert "download it again from https://" in message
+    # From the command line: exit 2, one line (tfnn verify loads the test
+    # split; here the train file is damaged, so damage the test file too).
+    damage(manual_copy / "t10k-images-idx3-ubyte.gz")
+    model = REPO / "saved_models" / "mnist" / "1"
+    if not (model / "saved_model.pb").is_file():
+        return
+    from tfnn import cli
+
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["verify", str(model), "--manual-dir", str(manual_copy),
+                  "--data-dir", str(tmp_path / "tfds2")])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "is damaged" in err[0], err
+    assert err[0].startswith("tfnn verify: error: ")
+
+
+def _damaged_shard_copy(mnist_builder, data_dir):
+    """A copy of the prepared dataset with its test shard bit-flipped."""
+    shutil.copytree(mnist_builder.data_dir, data_dir / "mnist" / "3.0.1")
+    shard = next((data_dir / "mnist" / "3.0.1").glob(
+        "mnist-test.tfrecord*"))
+    _flip(shard)
+    return shard
+
+
+@pytest.mark.slow
+def test_a_damaged_prepared_dataset_is_named_or_rebuilt(
+        mnist_builder, mnist_manual_dir, mnist_raw, tmp_path):
+    shard = _damaged_shard_copy(mnist_builder, tmp_path)
+    damaged = shard.read_bytes()
+    folder = shard.parent
+    with pytest.raises(data.CorruptDataError) as info:
+        data.load_arrays("mnist", "test", manual_dir="", data_dir=tmp_path)
+    message = str(info.value)
+    assert "\n" not in message
+    assert f"dataset in {folder} is damaged (corrupted record" in message
+    assert shard.name in message and "--manual-dir" in message
+    assert shard.is_file()  # nothing deleted without a manual folder
+    # With the manual folder it is rebuilt from the official files.
+    x, y = data.load_arrays("mnist", "test", manual_dir=mnist_manual_dir,
+                            data_dir=tmp_path)
+    np.testing.assert_array_equal(x, mnist_raw[1][0])
+    np.testing.assert_array_equal(y, mnist_raw[1][1])
+    assert shard.read_bytes() != damaged  # a new build, read back whole

@@ -7,16 +7,19 @@ BatchNorm and dropout is trained for 200 steps in a module fixture.
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import textwrap
+import time
 
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfnn import cli, shipping
+from tfnn import cli
+from tfnn import shipping as export
 from tfnn.config import ModelConfig
 from tfnn.models import build_mlp, build_model
 
@@ -93,6 +96,7 @@ ACTIVATIONS = ["relu", "sigmoid", "tanh", "leaky_relu", "elu", "prelu",
                "maxout", "crelu", "relu_x"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("activation", ACTIVATIONS)
 def test_mlp_round_trip_every_activation_family(activation, mnist, mnist_raw,
                                                 tmp_path):
@@ -123,6 +127,7 @@ def test_output_kind_must_agree_with_config():
         export.output_kind(build_mlp(hidden=(4,)), {"output": "softmax"})
 
 
+@pytest.mark.slow
 def test_trained_cnn_round_trip_is_deterministic(cnn, cnn_export, mnist,
                                                  mnist_raw):
     _, model = cnn
@@ -187,6 +192,7 @@ FRESH = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_loads_and_scores_in_a_fresh_process_without_tfnn(cnn, cnn_export,
                                                            mnist, mnist_raw,
                                                            tmp_path):
@@ -213,6 +219,7 @@ def test_loads_and_scores_in_a_fresh_process_without_tfnn(cnn, cnn_export,
 # --------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_accuracy_on_all_test_images_equals_in_memory(cnn, cnn_export, mnist,
                                                       mnist_raw):
     _, model = cnn
@@ -247,6 +254,7 @@ def tiny(mnist, tmp_path_factory):
     return model, path
 
 
+@pytest.mark.slow
 def test_verify_fails_loudly_on_tampered_accuracy(tiny, tmp_path, capsys,
                                                   caplog):
     _, path = tiny
@@ -268,6 +276,7 @@ def test_verify_fails_loudly_on_tampered_accuracy(tiny, tmp_path, capsys,
         export.verify(fake)
 
 
+@pytest.mark.slow
 def test_verify_fails_when_predictions_differ_from_the_model(tiny, mnist):
     model, path = tiny
     export.verify(path, model=model)
@@ -338,7 +347,7 @@ def test_crash_during_export_leaves_nothing_behind(where, monkeypatch,
             assert os.path.isfile(os.path.join(path, "saved_model.pb"))
             raise RuntimeError("simulated crash")
 
-        monkeypatch.setattr(export, "_score_export", crash)
+        monkeypatch.setattr("tfnn.shipping.export.score_export", crash)
         dataset = "mnist"
     with pytest.raises(RuntimeError, match="simulated crash"):
         export.export_savedmodel(model, mnist.preprocessor, tmp_path,
@@ -365,3 +374,172 @@ def test_versions_count_up_and_are_immutable(tmp_path, mnist):
         export.export_savedmodel(model, pre, tmp_path / "mnist", version=0)
     assert os.path.isfile(os.path.join(second, "metadata.json"))
     assert os.path.isdir(os.path.join(second, "variables"))
+
+
+# --------------------------------------------------------------------------
+# Damaged SavedModels and killed exports
+# --------------------------------------------------------------------------
+
+REPO_MODEL = os.path.join(os.path.dirname(__file__), os.pardir,
+                          "saved_models", "mnist", "1")
+
+
+def _data_file(version):
+    return next(version.glob("variables/variables.data-*"))
+
+
+def _cut(path, keep=0.5):
+    raw = path.read_bytes()
+    path.write_bytes(raw[:int(len(raw) * keep)])
+
+
+def _flip_middle(path):
+    raw = bytearray(path.read_bytes())
+    raw[len(raw) // 2] ^= 0xFF
+    path.write_bytes(bytes(raw))
+
+
+DAMAGES = [
+    # (case, damage(version folder) -> the file named, what the line says)
+    ("truncated saved_model.pb",
+     lambda v: _cut(v / "saved_model.pb") or v / "saved_model.pb",
+     "damaged: not a SavedModel protocol buffer"),
+    ("empty saved_model.pb",
+     lambda v: _cut(v / "saved_model.pb", 0) or v / "saved_model.pb",
+     "holds no MetaGraph"),
+    ("bit-flipped variables.data", lambda v: _flip_middle(_data_file(v))
+     or _data_file(v), "Checksum does not match"),
+    ("truncated variables.data", lambda v: _cut(_data_file(v))
+     or _data_file(v), "damaged"),
+    ("garbage variables.index",
+     lambda v: (v / "variables" / "variables.index").write_bytes(
+         os.urandom(300)) and v / "variables" / "variables.index",
+     "not an sstable"),
+    ("invalid metadata.json",
+     lambda v: (v / "metadata.json").write_text("{\"dataset\": ") and
+     v / "metadata.json", "is not valid JSON"),
+    ("metadata.json not an object",
+     lambda v: (v / "metadata.json").write_text("[1, 2]") and
+     v / "metadata.json", "is not a JSON object"),
+]
+
+
+@pytest.fixture
+def repo_model_copy(tmp_path):
+    if not os.path.isfile(os.path.join(REPO_MODEL, "saved_model.pb")):
+        pytest.skip("saved_models/mnist/1 is not in the checkout")
+    copy = tmp_path / "mnist" / "1"
+    shutil.copytree(REPO_MODEL, copy)
+    return copy
+
+
+def test_an_intact_version_passes_the_integrity_check(repo_model_copy):
+    export.check_savedmodel(repo_model_copy)
+    assert "serving_default" in export.load_savedmodel(
+        repo_model_copy).signatures
+
+
+@pytest.mark.parametrize("case,damage,what", DAMAGES,
+                         ids=[d[0] for d in DAMAGES])
+def test_verify_names_a_damaged_file_in_one_line(case, damage, what,
+                                                 repo_model_copy, capsys):
+    culprit = damage(repo_model_copy)
+    with pytest.raises(export.SavedModelError) as info:
+        export.check_savedmodel(repo_model_copy)
+    assert str(info.value).startswith(str(culprit))
+    assert what in str(info.value) and "\n" not in str(info.value)
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["verify", str(repo_model_copy)])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1, err
+    assert err[0].startswith(f"tfnn verify: error: {culprit}")
+    assert "Traceback" not in err[0]
+
+
+@pytest.mark.parametrize("case,damage,what", DAMAGES[:5],
+                         ids=[d[0] for d in DAMAGES[:5]])
+def test_load_savedmodel_names_the_file_tensorflow_chokes_on(
+        case, damage, what, repo_model_copy):
+    culprit = damage(repo_model_copy)
+    with pytest.raises(export.SavedModelError, match=what) as info:
+        export.load_savedmodel(repo_model_copy)
+    assert str(info.value).startswith(str(culprit))
+
+
+def test_export_version_flag_takes_ascii_digits_only(capsys):
+    for bad in ("١", "１", "²", "0", "+1", " 1", "1_0"):
+        with pytest.raises(SystemExit) as info:
+            cli.main(["export", "--run", "nowhere", "--version", bad])
+        assert info.value.code == 2
+        assert "--version" in capsys.readouterr().err.splitlines()[-1]
+    assert export.version_number("12") == 12
+    assert [export.version_number(s) for s in ("²", "١", "１", "0", "-1",
+                                                "9" * 30, "", None)] == [
+        None] * 8
+
+
+def test_stale_export_folders_are_removed(tmp_path):
+    prefix = export.TMP_PREFIX
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait(30)
+    mine = export.export_temp_prefix()  # .tmp-export-<pid>@<host>-
+    host = mine[len(prefix):-1].split("@", 1)[1]
+    old = time.time() - export.STALE_EXPORT_SECONDS - 60
+    folders = {
+        f"{prefix}{dead.pid}@{host}-abc": True,  # owner dead: stale
+        f"{mine}abc": False,  # this process: running
+        f"{prefix}1@{host}-abc": False,  # pid 1 runs
+        f"{prefix}legacy-old": True,  # owner unknown, old
+        f"{prefix}legacy-new": False,  # owner unknown, recent
+        f"{prefix}{dead.pid}@otherhost-old": True,  # other host, old
+        f"{prefix}{dead.pid}@otherhost-new": False,  # other host, recent
+        "1": False,  # versions are never touched
+    }
+    for name in folders:
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "saved_model.pb").write_bytes(b"x")
+        if name.endswith("-old"):
+            os.utime(tmp_path / name, (old, old))
+    removed = export.remove_stale_exports(tmp_path)
+    assert sorted(os.path.basename(p) for p in removed) == sorted(
+        n for n, stale in folders.items() if stale)
+    assert sorted(os.listdir(tmp_path)) == sorted(
+        n for n, stale in folders.items() if not stale)
+
+
+@pytest.mark.slow
+def test_a_sigkilled_export_is_cleaned_up_by_the_next(tiny, mnist,
+                                                      tmp_path):
+    model, _ = tiny
+    run = tmp_path / "run"
+    run.mkdir()
+    model.save(run / "model.keras")
+    (run / "summary.json").write_text(json.dumps({
+        "model_config": ModelConfig(arch="mlp", hidden=(16,)).to_dict(),
+        "preprocessor": mnist.preprocessor.to_dict(),
+        "dataset": "mnist",
+    }))
+    base = tmp_path / "saved_models"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tfnn", "export", "--run", str(run),
+         "--base", str(base)], stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL, env={**os.environ,
+                                        "TF_CPP_MIN_LOG_LEVEL": "3"})
+    deadline = time.monotonic() + 120
+    try:
+        while not list((base / "mnist").glob(export.TMP_PREFIX + "*")):
+            assert proc.poll() is None, "the export ended before the kill"
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.kill()
+        proc.wait(30)
+    left = list((base / "mnist").glob(export.TMP_PREFIX + "*"))
+    assert len(left) == 1 and f"{proc.pid}@" in left[0].name
+    assert export.list_versions(base / "mnist") == []  # never served
+    path = export.export_savedmodel(model, mnist.preprocessor, base,
+                                    name="mnist")
+    assert sorted(os.listdir(base / "mnist")) == ["1"]
+    assert path == str(base / "mnist" / "1")

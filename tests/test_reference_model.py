@@ -5,12 +5,15 @@ import pathlib
 import subprocess
 import sys
 
+import pytest
+
 REF = pathlib.Path(__file__).resolve().parents[1] / "saved_models" / "mnist"
 VERSION = REF / "1"
 
 
 def _size_mb(folder):
-    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) / 2**20
+    sizes = (p.stat().st_size for p in folder.rglob("*") if p.is_file())
+    return sum(sizes) / 2**20
 
 
 def test_reference_model_scores_its_recorded_accuracy(mnist_builder):
@@ -25,6 +28,7 @@ def test_reference_model_scores_its_recorded_accuracy(mnist_builder):
     assert _size_mb(VERSION) <= 5.0
 
 
+@pytest.mark.slow
 def test_reference_model_serves_without_tfnn(mnist_raw):
     (_, _), (x_test, y_test) = mnist_raw
     code = f"""
@@ -35,8 +39,9 @@ out = m.signatures["serving_uint8"](images=tf.constant(x))
 print(" ".join(map(str, out["classes"].numpy())))
 assert "tfnn" not in sys.modules
 """
-    import numpy as np
     import tempfile
+
+    import numpy as np
 
     with tempfile.NamedTemporaryFile(suffix=".npy") as fh:
         np.save(fh.name, x_test[:200])

@@ -1,4 +1,4 @@
-"""TensorFlow Serving's REST API over real HTTP (tfnn.serving, tfnn.serving.client).
+"""TensorFlow Serving's REST API over real HTTP (tfnn.serving and its client).
 
 uvicorn runs in a background thread on a free port of 127.0.0.1; requests
 go through httpx (and http.client for a raw header). The model is a small
@@ -11,6 +11,8 @@ import json
 import logging
 import pathlib
 import re
+import subprocess
+import sys
 import threading
 import time
 
@@ -20,7 +22,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfnn import cli, shipping, serving
+from tfnn import cli, serving
+from tfnn import shipping as export
 from tfnn.models import build_mlp
 
 pytestmark = pytest.mark.usefixtures("mnist_manual_dir")
@@ -82,16 +85,45 @@ def _good_request_works(client, mlp, mnist, mnist_raw):
     assert got == _classes(mlp, mnist.x_test[:2]).tolist()
 
 
+# What the server may import from tfnn: itself, the version folders' layout
+# (plain os), their integrity checks (TensorFlow only) and the batching
+# helper (the client's batches).
+# tfnn.data.drawing: NumPy only, the client's MNIST-style preprocessing of
+# large pictures (imported when one is read).
+SERVING_MAY_IMPORT = ("tfnn.serving", "tfnn.shipping.versions",
+                      "tfnn.shipping.integrity", "tfnn.batching",
+                      "tfnn.data.drawing")
+
+
+@pytest.mark.slow
 def test_serving_needs_no_model_or_training_code():
-    source = pathlib.Path(serving.__file__).read_text()
-    for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.Import):
-            names = [a.name for a in node.names]
-        elif isinstance(node, ast.ImportFrom):
-            names = [node.module or ""]
-        else:
-            continue
-        assert not any(n.split(".")[0] == "tfnn" for n in names), names
+    folder = pathlib.Path(serving.__file__).parent
+    for path in sorted(folder.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                names = [node.module or ""]
+            else:
+                continue
+            wrong = [n for n in names if n.split(".")[0] == "tfnn" and not
+                     n.startswith(SERVING_MAY_IMPORT)]
+            assert not wrong, (path.name, wrong)
+    # At run time too: the app and the client load no other tfnn module
+    # (tfnn.shipping's package is lazy), and the client loads no TensorFlow.
+    code = ("import sys\n"
+            "import tfnn.serving.client\n"
+            "assert 'tensorflow' not in sys.modules\n"
+            "assert 'fastapi' not in sys.modules\n"
+            "from tfnn.serving import create_app\n"
+            "import json\n"
+            "print(json.dumps([m for m in sys.modules if m[:4] == 'tfnn']))\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    loaded = json.loads(done.stdout.strip().splitlines()[-1])
+    assert [m for m in loaded if m not in ("tfnn", "tfnn.shipping") and not
+            m.startswith(SERVING_MAY_IMPORT)] == []
 
 
 # --------------------------------------------------------------------------
@@ -99,6 +131,7 @@ def test_serving_needs_no_model_or_training_code():
 # --------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_model_status(client):
     for path in ("/v1/models/mnist", "/v1/models/mnist/versions/1"):
         r = client.get(path)
@@ -146,6 +179,7 @@ def test_metadata_matches_the_signatures(client, server):
 # --------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_thousand_test_images_match_in_process(client, server, mlp, mnist,
                                                mnist_raw):
     raw = mnist_raw[1][0][:1000]
@@ -172,6 +206,7 @@ def test_thousand_test_images_match_in_process(client, server, mlp, mnist,
                                expected, rtol=0, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_row_and_columnar_formats_shapes_and_signatures(client, mlp, mnist,
                                                         mnist_raw):
     raw = mnist_raw[1][0][:5]
@@ -253,6 +288,7 @@ BAD_BODIES = [
 
 @pytest.mark.parametrize("case,body,status,message", BAD_BODIES,
                          ids=[c[0] for c in BAD_BODIES])
+@pytest.mark.slow
 def test_bad_input_gets_4xx_and_the_server_keeps_serving(
         case, body, status, message, client, mlp, mnist, mnist_raw):
     r = _post(client, body)
@@ -309,6 +345,7 @@ def test_default_bounds():
     assert serving.DEFAULT_MAX_BODY_BYTES == 32 * 2**20
 
 
+@pytest.mark.slow
 def test_concurrent_clients(server, mlp, mnist, mnist_raw):
     raw, n_threads, n_requests = mnist_raw[1][0], 8, 50
     expected = _classes(mlp, mnist.x_test[:n_threads * 4])
@@ -346,6 +383,7 @@ def test_concurrent_clients(server, mlp, mnist, mnist_raw):
 # --------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_new_version_dropped_into_the_folder_is_served(mlp, mnist,
                                                          mnist_raw, tmp_path):
     base = tmp_path / "mnist"

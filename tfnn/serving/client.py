@@ -1,21 +1,32 @@
 """A small client for TensorFlow Serving's REST API (``tfnn predict``).
 
 Reads images from ``.png`` files (a 28×28 grayscale, pixel values 0..255;
-MNIST digits are white on black) and ``.npy`` files (one ``(28, 28)`` image
-or a batch ``(N, 28, 28)`` / ``(N, 784)``), posts them in the row format
+MNIST digits are white on black; a larger picture, e.g. a 280×280 drawing
+or a photo of a digit, ``.jpg`` too, is made into an MNIST digit by
+``tfnn.data.drawing``) and ``.npy`` files (one ``(28, 28)`` image or a
+batch ``(N, 28, 28)`` / ``(N, 784)``, as they are), posts them in the row format
 to ``<url>:predict`` and returns classes and probabilities. Works against
-``tfnn serve`` and TensorFlow Serving alike; needs NumPy and httpx only.
+``tfnn serve`` and TensorFlow Serving alike; needs NumPy and httpx only
+(Pillow for ``.png`` files, imported when one is read).
+
+Reference: TensorFlow Serving, "RESTful API" (the row format's
+``instances`` and ``predictions``),
+https://www.tensorflow.org/tfx/serving/api_rest.
 """
 
 from __future__ import annotations
 
 import os
-from typing import Dict, List, Optional, Sequence, Tuple
+from collections.abc import Sequence
 
+import httpx
 import numpy as np
+
+from tfnn.batching import batch_slices
 
 IMAGE_SHAPE = (28, 28)
 IMAGE_SIZE = 784
+PICTURES = (".png", ".jpg", ".jpeg")  # read with Pillow
 
 
 def _png(path) -> np.ndarray:
@@ -35,18 +46,35 @@ def _png(path) -> np.ndarray:
         return np.asarray(img.convert("L"), dtype=np.uint8)
 
 
-def load_images(paths: Sequence[str]) -> Tuple[np.ndarray, List[str]]:
-    """Reads ``.png`` and ``.npy`` files into one batch.
+def _picture(path) -> np.ndarray:
+    """A picture file as a 28×28 digit: as it is when it is 28×28, else
+    made into an MNIST digit (``tfnn.data.drawing``: polarity, 20×20 box,
+    centre of mass) like the drawings of ``tfnn serve``'s page."""
+    x = _png(path)
+    if x.shape == IMAGE_SHAPE:
+        return x
+    from tfnn.data.drawing import mnist_style, to_ink  # NumPy only
+
+    try:
+        return mnist_style(to_ink(x))
+    except ValueError as err:
+        raise ValueError(f"{path}: {err}") from None
+
+
+def load_images(paths: Sequence[str]) -> tuple[np.ndarray, list[str]]:
+    """Reads ``.png``, ``.jpg`` and ``.npy`` files into one batch.
 
     Args:
-        paths: image files.
+        paths: image files. A picture that is not 28×28 goes through
+            ``tfnn.data.drawing.mnist_style`` (dark-on-light inverted).
 
     Returns:
         ``(images, labels)``: float32 ``(N, 28, 28)`` pixel values 0..255,
         and a label per image (``file`` or ``file[i]``).
 
     Raises:
-        ValueError: an unknown extension or a wrong shape.
+        ValueError: an unknown extension, a wrong shape or an empty
+            picture.
     """
     batches, labels = [], []
     for path in paths:
@@ -62,17 +90,11 @@ def load_images(paths: Sequence[str]) -> Tuple[np.ndarray, List[str]]:
                 )
             names = ([path] if len(x) == 1
                      else [f"{path}[{i}]" for i in range(len(x))])
-        elif ext == ".png":
-            x = _png(path)
-            if x.shape != IMAGE_SHAPE:
-                raise ValueError(
-                    f"{path}: expected a 28×28 image. Received: "
-                    f"shape={x.shape}"
-                )
-            x, names = x[None], [path]
+        elif ext in PICTURES:
+            x, names = _picture(path)[None], [path]
         else:
-            raise ValueError(f"{path}: unknown image type {ext!r}; use .png "
-                             "or .npy")
+            raise ValueError(f"{path}: unknown image type {ext!r}; use .png, "
+                             ".jpg or .npy")
         batches.append(np.asarray(x, dtype=np.float32).reshape(-1, 28, 28))
         labels += names
     if not batches:
@@ -89,10 +111,10 @@ def predict_url(url: str) -> str:
 def predict(
     url: str,
     images,
-    signature_name: Optional[str] = None,
+    signature_name: str | None = None,
     batch_size: int = 256,
     timeout: float = 60.0,
-) -> Dict[str, np.ndarray]:
+) -> dict[str, np.ndarray]:
     """Posts images to a server; returns its outputs as arrays.
 
     Args:
@@ -110,15 +132,13 @@ def predict(
         ConnectionError: the server cannot be reached.
         RuntimeError: the server answered an error (its message included).
     """
-    import httpx
-
     x = np.asarray(images)
     integral = x.dtype.kind in "iu"
     endpoint = predict_url(url)
-    out: Dict[str, list] = {}
+    out: dict[str, list] = {}
     with httpx.Client(timeout=timeout) as client:
-        for start in range(0, len(x), batch_size):
-            batch = x[start:start + batch_size]
+        for rows in batch_slices(len(x), batch_size):
+            batch = x[rows]
             body = {"instances": (batch.astype(np.int64) if integral
                                   else batch.astype(np.float64)).tolist()}
             if signature_name:

@@ -1,0 +1,193 @@
+"""Splits and the tf.data input pipeline.
+
+``load`` carves a validation set out of the training files and fits the
+preprocessing on what is left (notes 001, 004: statistics of the training
+part only). Epochs, iterations and mini-batches (notes 001, 002):
+``make_dataset`` reshuffles every epoch; ``batch_size=None`` is full-batch
+gradient descent, ``batch_size=1`` is SGD, and ``drop_remainder`` is
+PyTorch's ``drop_last`` (note 002 keeps the last, smaller batch:
+``drop_remainder=False``). ``num_batches`` is the iterations per epoch that
+``make_dataset`` gives.
+
+TensorFlow is imported inside ``make_dataset`` only: ``import tfnn.data``
+stays cheap.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from tfnn.data.preprocessing import Preprocessor, check_preprocessing
+from tfnn.data.sources import NUM_CLASSES, check_dataset, load_arrays
+
+if TYPE_CHECKING:  # pragma: no cover
+    import tensorflow as tf
+
+
+@dataclasses.dataclass
+class Splits:
+    """Train / validation / test arrays after preprocessing.
+
+    Images are float32 ``(N, 28, 28)``, labels int64 ``(N,)``.
+    """
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_val: np.ndarray
+    y_val: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    preprocessor: Preprocessor
+    dataset: str
+
+    @property
+    def num_classes(self) -> int:
+        return NUM_CLASSES
+
+
+def load(
+    dataset: str = "mnist",
+    preprocessing: str = "standardize",
+    validation_size: int = 5000,
+    manual_dir=None,
+    data_dir=None,
+    seed: int | None = 0,
+    train_limit: int | None = None,
+) -> Splits:
+    """Loads a dataset, carves a validation set, fits and applies preprocessing.
+
+    The validation examples are the first ``validation_size`` entries of a
+    permutation drawn with ``seed``; the rest is the training part (both keep
+    tfds's order). ``train_limit`` keeps the first N examples of the training
+    part. The preprocessor is fit on the training part actually returned.
+
+    Args:
+        dataset: one of ``DATASETS``. Defaults to "mnist".
+        preprocessing: one of ``PREPROCESSING``. Defaults to "standardize".
+        validation_size: examples held out of the 60,000; may be 0.
+            Defaults to 5000.
+        manual_dir: see ``prepare``.
+        data_dir: see ``prepare``.
+        seed: seed of the validation permutation. Defaults to 0.
+        train_limit: keep only this many training examples. Defaults to None
+            (all).
+
+    Returns:
+        A ``Splits``.
+    """
+    name = check_dataset(dataset)
+    kind = check_preprocessing(preprocessing)
+    x_all, y_all = load_arrays(name, "train", manual_dir, data_dir)
+    x_test, y_test = load_arrays(name, "test", manual_dir, data_dir)
+    n = len(x_all)
+    if (isinstance(validation_size, bool)
+            or not isinstance(validation_size, (int, np.integer))
+            or not 0 <= validation_size < n):
+        raise ValueError(
+            f"validation_size must be an integer in [0, {n}). "
+            f"Received: validation_size={validation_size!r}"
+        )
+    if train_limit is not None and (
+        isinstance(train_limit, bool)
+        or not isinstance(train_limit, (int, np.integer))
+        or train_limit < 1
+    ):
+        raise ValueError(
+            f"train_limit must be a positive integer or None. "
+            f"Received: train_limit={train_limit!r}"
+        )
+    perm = np.random.default_rng(seed).permutation(n)
+    val_idx = np.sort(perm[:validation_size])
+    train_idx = np.sort(perm[validation_size:])
+    if train_limit is not None:
+        train_idx = train_idx[:train_limit]
+    pre = Preprocessor.fit(kind, x_all[train_idx])
+    return Splits(
+        x_train=pre(x_all[train_idx]),
+        y_train=y_all[train_idx],
+        x_val=pre(x_all[val_idx]),
+        y_val=y_all[val_idx],
+        x_test=pre(x_test),
+        y_test=y_test.copy(),
+        preprocessor=pre,
+        dataset=name,
+    )
+
+
+# --------------------------------------------------------------------------
+# tf.data
+# --------------------------------------------------------------------------
+
+
+def _batch_size(n: int, batch_size) -> int:
+    if batch_size is None or batch_size == 0:
+        return n  # full batch: batch gradient descent
+    if (isinstance(batch_size, bool)
+            or not isinstance(batch_size, (int, np.integer))
+            or batch_size < 0):
+        raise ValueError(
+            "batch_size must be a positive integer, or None/0 for the whole "
+            f"set. Received: batch_size={batch_size!r}"
+        )
+    return int(batch_size)
+
+
+def num_batches(n: int, batch_size, drop_remainder: bool) -> int:
+    """Iterations per epoch: ``n // b`` with drop_remainder, else ceil(n / b).
+
+    ``batch_size`` None or 0 means one batch of all ``n``.
+    """
+    if n < 0:
+        raise ValueError(f"n must be >= 0. Received: n={n}")
+    if n == 0:
+        return 0
+    b = _batch_size(n, batch_size)
+    return n // b if drop_remainder else -(-n // b)
+
+
+def make_dataset(
+    x,
+    y,
+    batch_size: int | None = 128,
+    shuffle: bool = True,
+    seed: int | None = None,
+    drop_remainder: bool = False,
+) -> tf.data.Dataset:
+    """A batched ``tf.data.Dataset`` of ``(x, y)``.
+
+    Args:
+        x: inputs, first axis = examples.
+        y: labels, same first axis.
+        batch_size: examples per iteration; 1 is SGD, None or 0 the whole
+            set (batch gradient descent). Defaults to 128.
+        shuffle: shuffle with a buffer of the whole set and a new order every
+            epoch (``reshuffle_each_iteration=True``). Defaults to True.
+        seed: makes the sequence of epoch orders reproducible. Defaults to
+            None.
+        drop_remainder: drop the last, smaller batch (PyTorch's
+            ``drop_last``). Defaults to False.
+
+    Returns:
+        The dataset, prefetched with AUTOTUNE.
+    """
+    import tensorflow as tf
+
+    if not hasattr(x, "shape"):
+        x = np.asarray(x)
+    if not hasattr(y, "shape"):
+        y = np.asarray(y)
+    n = int(x.shape[0])
+    if n == 0 or int(y.shape[0]) != n:
+        raise ValueError(
+            "x and y need the same, non-zero number of examples. "
+            f"Received: {n} and {int(y.shape[0])}"
+        )
+    b = _batch_size(n, batch_size)
+    ds = tf.data.Dataset.from_tensor_slices((x, y))
+    if shuffle:
+        ds = ds.shuffle(n, seed=seed, reshuffle_each_iteration=True)
+    ds = ds.batch(b, drop_remainder=bool(drop_remainder))
+    return ds.prefetch(tf.data.AUTOTUNE)

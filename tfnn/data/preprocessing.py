@@ -1,0 +1,136 @@
+"""Input preprocessing of notes 001 ("Normalizing inputs") and 004 ("Data
+Preprocessing"), with scalar statistics of the *training* part only:
+
+    raw:          x                          (float32 in [0, 255])
+    minmax:       x / 255                    (min-max scaling to [0, 1])
+    standardize:  (x / 255 - mean) / std     (mean, std of x_train / 255)
+
+One formula, written twice: in NumPy (``Preprocessor.__call__``, training)
+and in TensorFlow (``Preprocessor.apply_tf``, inside the exported
+SavedModel), so the served model cannot drift from the trained one.
+TensorFlow is imported inside ``apply_tf`` only: ``import tfnn.data`` stays
+cheap.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:  # pragma: no cover
+    import tensorflow as tf
+
+PREPROCESSING = ("raw", "minmax", "standardize")
+
+
+def check_preprocessing(kind: str) -> str:
+    """The registered key of ``kind`` (case and ``-`` folded).
+
+    Raises:
+        ValueError: naming the unknown kind and the valid ones.
+    """
+    key = str(kind).lower().replace("-", "_")
+    if key not in PREPROCESSING:
+        raise ValueError(
+            f"Unknown preprocessing {kind!r}; "
+            f"choose from {sorted(PREPROCESSING)}"
+        )
+    return key
+
+
+@dataclasses.dataclass(frozen=True)
+class Preprocessor:
+    """Input normalization of notes 001 and 004.
+
+    raw:          x
+    minmax:       x / 255
+    standardize:  (x / 255 - mean) / std
+
+    ``mean`` and ``std`` are scalar pixel statistics of the training set
+    after ``/ 255`` (``Preprocessor.fit``), never of validation or test data.
+
+    Args:
+        kind: one of ``PREPROCESSING``. Defaults to "standardize".
+        mean: training-set pixel mean after /255. Defaults to 0.0.
+        std: training-set pixel standard deviation after /255. Defaults
+            to 1.0.
+    """
+
+    kind: str = "standardize"  # raw | minmax | standardize
+    mean: float = 0.0  # of x_train / 255; used by standardize only
+    std: float = 1.0  # of x_train / 255; used by standardize only
+
+    def __post_init__(self):
+        object.__setattr__(self, "kind", check_preprocessing(self.kind))
+        object.__setattr__(self, "mean", float(self.mean))
+        object.__setattr__(self, "std", float(self.std))
+        if not (math.isfinite(self.std) and self.std > 0):
+            raise ValueError(
+                f"std must be positive and finite. Received: std={self.std}"
+            )
+        if not math.isfinite(self.mean):
+            raise ValueError(f"mean must be finite. Received: mean={self.mean}")
+
+    @classmethod
+    def fit(cls, kind: str, x_train) -> Preprocessor:
+        """Computes the statistics ``kind`` needs from training images.
+
+        Args:
+            kind: one of ``PREPROCESSING``.
+            x_train: training images, pixel values in [0, 255].
+
+        Returns:
+            A ``Preprocessor``; mean/std of ``x_train / 255`` for
+            standardize, 0 and 1 otherwise.
+        """
+        kind = check_preprocessing(kind)
+        if kind != "standardize":
+            return cls(kind)
+        x = np.asarray(x_train)
+        if x.size == 0:
+            raise ValueError("Cannot fit standardize on an empty x_train.")
+        if x.dtype == np.uint8:
+            # Exact float64 statistics from the 256-bin pixel histogram.
+            counts = np.bincount(x.ravel(), minlength=256).astype(np.float64)
+            values = np.arange(256, dtype=np.float64) / 255.0
+            mean = float(counts @ values / x.size)
+            std = float(np.sqrt(counts @ (values - mean) ** 2 / x.size))
+        else:
+            x = x.astype(np.float64) / 255.0
+            mean, std = float(x.mean()), float(x.std())
+        return cls(kind, mean=mean, std=std)
+
+    def __call__(self, x) -> np.ndarray:
+        """NumPy version: float32 array of ``x``'s shape."""
+        x = np.asarray(x, dtype=np.float32)
+        if self.kind == "raw":
+            return x
+        x = x / np.float32(255.0)
+        if self.kind == "minmax":
+            return x
+        return (x - np.float32(self.mean)) / np.float32(self.std)
+
+    def apply_tf(self, x) -> tf.Tensor:
+        """Graph version (same float32 math), for exported SavedModels."""
+        import tensorflow as tf
+
+        x = tf.cast(x, tf.float32)
+        if self.kind == "raw":
+            return x
+        x = x / tf.constant(255.0, tf.float32)
+        if self.kind == "minmax":
+            return x
+        mean = tf.constant(self.mean, tf.float32)
+        std = tf.constant(self.std, tf.float32)
+        return (x - mean) / std
+
+    def to_dict(self) -> dict:
+        return {"kind": self.kind, "mean": self.mean, "std": self.std}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Preprocessor:
+        return cls(kind=d["kind"], mean=d.get("mean", 0.0),
+                   std=d.get("std", 1.0))

@@ -1,0 +1,377 @@
+"""The HTTP server: TensorFlow Serving's REST API on FastAPI and uvicorn.
+
+``create_app`` routes the endpoints of ``tfnn.serving.protocol`` to one
+:class:`~tfnn.serving.repository.ModelRepository`::
+
+    GET  /v1/models/{name}[/versions/{v}]            status
+    GET  /v1/models/{name}[/versions/{v}]/metadata   signature_def
+    POST /v1/models/{name}[/versions/{v}]:predict    predictions
+
+and, from ``tfnn.serving.page``, the page where a person draws a digit
+(``GET /``, its ``/static/`` files under a Content-Security-Policy), the
+models served (``GET /v1/models``) and a version's model card
+(``GET /v1/models/{name}[/versions/{v}]/card``).
+
+Every error, FastAPI's own included (unknown route 404, wrong method 405,
+invalid path 400), is answered ``{"error": message}``; a failure inside the
+model is a 500, and the server keeps serving after any error. The body is
+read within ``max_body_bytes`` (413), the values ``max_batch`` examples
+hold (400) and ``body_timeout`` seconds (408) before it is parsed
+(``tfnn.serving.protocol.read_body``); an error answered before the body
+is read to its end closes the connection. The JSON is parsed and the model
+runs in a worker thread so that neither blocks the event loop.
+
+Reference: TensorFlow Serving, "RESTful API",
+https://www.tensorflow.org/tfx/serving/api_rest.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ctypes
+import logging
+import socket
+import threading
+import time
+
+import uvicorn
+from fastapi import FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException
+
+from tfnn.serving.page import add_page_routes
+from tfnn.serving.protocol import (
+    DEFAULT_BODY_TIMEOUT,
+    DEFAULT_MAX_BATCH,
+    DEFAULT_MAX_BODY_BYTES,
+    ServingError,
+    body_expected,
+    check_content_type,
+    decode_request,
+    encode_response,
+    format_response,
+    metadata_response,
+    parse_version,
+    read_body,
+    servable_not_found,
+    status_response,
+    value_limit,
+)
+from tfnn.serving.repository import (
+    DEFAULT_POLL_INTERVAL,
+    ModelRepository,
+    run_signature,
+)
+
+logger = logging.getLogger(__name__)
+
+LARGE_BUFFER_BYTES = 16 * 2**20  # allocations from here on get their own map
+_M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter
+
+
+# --------------------------------------------------------------------------
+# The steps of a request
+# --------------------------------------------------------------------------
+
+
+def _error(status: int, message: str, close: bool = False) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status,
+                        headers={"connection": "close"} if close else None)
+
+
+def _repository(repo: ModelRepository, model_name: str) -> ModelRepository:
+    """``repo`` when it serves ``model_name``; 404 otherwise."""
+    if model_name != repo.name:
+        raise servable_not_found(model_name)
+    return repo
+
+
+def _metadata(repo: ModelRepository, model_name: str, version):
+    servable = _repository(repo, model_name).get(version)
+    return metadata_response(repo.name, servable.version,
+                             servable.signature_def)
+
+
+def _predict(servable, raw: bytes, max_batch: int):
+    """Parses and validates the body ``raw``, runs the signature, formats
+    the answer (runs in a worker thread)."""
+    sig, arrays, style = decode_request(raw, servable, max_batch)
+    try:
+        outputs = run_signature(sig, arrays)
+    except ServingError:
+        raise
+    except Exception as err:  # noqa: BLE001 - answered as a 500
+        logger.exception("predict failed")
+        raise ServingError(500, f"{type(err).__name__}: {err}") from None
+    encoded = encode_response(outputs, style)  # orjson; None: FastAPI's
+    if encoded is not None:
+        return Response(encoded, media_type="application/json")
+    return format_response(outputs, style)
+
+
+# --------------------------------------------------------------------------
+# The routes
+# --------------------------------------------------------------------------
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    """Every error as ``{"error": message}`` with its status."""
+
+    @app.exception_handler(ServingError)
+    async def serving_error(request, exc: ServingError):
+        return _error(exc.status, exc.message, exc.close)
+
+    @app.exception_handler(Exception)
+    async def internal_error(request, exc: Exception):
+        # A bug, never the client's input: still JSON (Starlette logs the
+        # traceback once and re-raises it to uvicorn after this answer).
+        return _error(500, f"Internal error: {type(exc).__name__}",
+                      close=True)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request, exc: HTTPException):
+        return _error(exc.status_code, str(exc.detail))
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request, exc: RequestValidationError):
+        return _error(400, "; ".join(
+            f"{'.'.join(map(str, e.get('loc', ())))}: {e.get('msg')}"
+            for e in exc.errors()
+        ) or "invalid request")
+
+
+def _add_status_routes(app: FastAPI, repo: ModelRepository) -> None:
+    """GetModelStatus and GetModelMetadata, newest or a given version."""
+
+    @app.get("/v1/models/{model_name}")
+    def model_status(model_name: str):
+        return status_response(_repository(repo, model_name).status())
+
+    @app.get("/v1/models/{model_name}/versions/{version}")
+    def version_status(model_name: str, version: str):
+        return status_response(
+            _repository(repo, model_name).status(parse_version(version)))
+
+    @app.get("/v1/models/{model_name}/metadata")
+    def model_metadata(model_name: str):
+        return _metadata(repo, model_name, None)
+
+    @app.get("/v1/models/{model_name}/versions/{version}/metadata")
+    def version_metadata(model_name: str, version: str):
+        return _metadata(repo, model_name, parse_version(version))
+
+
+def _add_predict_routes(app: FastAPI, repo: ModelRepository, max_batch: int,
+                        max_body_bytes: int, body_timeout: float) -> None:
+    """Predict, newest or a given version."""
+
+    async def predict(request: Request, model_name: str, version):
+        try:  # what is wrong before the body is read closes the connection
+            check_content_type(request.headers.get("content-type"))
+            version = None if version is None else parse_version(version)
+            servable = await run_in_threadpool(
+                _repository(repo, model_name).get, version)
+        except ServingError as err:
+            err.close = err.close or body_expected(request.headers)
+            raise
+        raw = await read_body(request, max_body_bytes, body_timeout,
+                              value_limit(servable, max_batch))
+        return await run_in_threadpool(_predict, servable, raw, max_batch)
+
+    @app.post("/v1/models/{model_name}:predict")
+    async def model_predict(request: Request, model_name: str):
+        return await predict(request, model_name, None)
+
+    @app.post("/v1/models/{model_name}/versions/{version}:predict")
+    async def version_predict(request: Request, model_name: str,
+                              version: str):
+        return await predict(request, model_name, version)
+
+
+# --------------------------------------------------------------------------
+# The app
+# --------------------------------------------------------------------------
+
+
+def create_app(
+    model_dir,
+    name: str | None = None,
+    max_batch: int = DEFAULT_MAX_BATCH,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    poll_interval: float = DEFAULT_POLL_INTERVAL,
+    body_timeout: float | None = DEFAULT_BODY_TIMEOUT,
+) -> FastAPI:
+    """A FastAPI app serving the SavedModel versions under ``model_dir``.
+
+    Args:
+        model_dir: the model's base folder (``saved_models/mnist``).
+        name: the model name in URLs. Defaults to the folder's name.
+        max_batch: most examples per request. Defaults to 1024.
+        max_body_bytes: largest request body. Defaults to 32 MiB.
+        poll_interval: least seconds between scans for new versions.
+            Defaults to 1.0.
+        body_timeout: seconds a request body may take to arrive (408 and
+            the connection closed after them); None: no limit. Defaults to
+            30.
+
+    Returns:
+        The ``fastapi.FastAPI`` app; ``app.state.repository`` is the
+        :class:`ModelRepository`.
+
+    Raises:
+        ValueError: a limit that is not positive.
+    """
+    if max_batch < 1 or max_body_bytes < 1:
+        raise ValueError(
+            f"max_batch and max_body_bytes must be positive. Received: "
+            f"max_batch={max_batch}, max_body_bytes={max_body_bytes}"
+        )
+    if body_timeout is not None and not body_timeout > 0:
+        raise ValueError(
+            f"body_timeout must be positive or None. Received: "
+            f"body_timeout={body_timeout}"
+        )
+    repo = ModelRepository(model_dir, name=name, poll_interval=poll_interval)
+    app = FastAPI(title=f"tfnn serving: {repo.name}",
+                  description="TensorFlow Serving's REST API")
+    app.state.repository = repo
+    _add_error_handlers(app)
+    _add_status_routes(app, repo)
+    _add_predict_routes(app, repo, max_batch, max_body_bytes, body_timeout)
+    add_page_routes(app, repo)
+    return app
+
+
+# --------------------------------------------------------------------------
+# Running it
+# --------------------------------------------------------------------------
+
+
+def return_large_buffers_to_the_os(threshold=LARGE_BUFFER_BYTES) -> bool:
+    """Makes glibc give request-sized buffers back to the OS when freed.
+
+    glibc raises its mmap threshold to the size of each large block freed
+    (up to 32 MiB), after which blocks of request size (bodies up to the
+    32 MiB limit, their arrays) come from the heap and up to twice that
+    stays with the process in every arena: RSS that never comes back. A
+    fixed threshold (``mallopt(M_MMAP_THRESHOLD)``, which also turns the
+    adjustment off) maps each block of ``threshold`` bytes or more on its
+    own and unmaps it when freed.
+
+    Returns:
+        Whether it was set (False off glibc).
+    """
+    try:
+        libc = ctypes.CDLL(None)
+        return bool(libc.mallopt(_M_MMAP_THRESHOLD, int(threshold)))
+    except (OSError, AttributeError):
+        return False
+
+
+def serve(model_dir, name=None, host="127.0.0.1", port=8501,
+          log_level="info", grpc_port=None, version_labels=None,
+          **app_kwargs) -> None:
+    """Serves ``model_dir`` with uvicorn until interrupted.
+
+    Args:
+        model_dir: the model's base folder.
+        name: the model name in URLs. Defaults to the folder's name.
+        host: the address to listen on. Defaults to "127.0.0.1".
+        port: the port. Defaults to 8501 (TF Serving's REST port).
+        log_level: uvicorn's log level. Defaults to "info".
+        grpc_port: when given, TF Serving's gRPC API on this port too
+            (``tfnn.serving.grpc_api``; TF Serving's is 8500), sharing the
+            REST app's model repository and limits. Defaults to None (off).
+        version_labels: ``{label: version}`` for gRPC's
+            ``model_spec.version_label``. Defaults to None.
+        **app_kwargs: ``create_app``'s limits and ``poll_interval``.
+    """
+    return_large_buffers_to_the_os()
+    app = create_app(model_dir, name=name, **app_kwargs)
+    grpc_server = None
+    if grpc_port is not None:
+        from tfnn.serving.grpc_api import GrpcServer
+
+        grpc_server = GrpcServer(
+            app.state.repository, host=host, port=grpc_port,
+            max_batch=app_kwargs.get("max_batch", DEFAULT_MAX_BATCH),
+            max_message_bytes=app_kwargs.get("max_body_bytes",
+                                             DEFAULT_MAX_BODY_BYTES),
+            version_labels=version_labels,
+        ).start()
+    if grpc_server is None:
+        uvicorn.run(app, host=host, port=port, log_level=log_level)
+        return
+    server = _DrainsGrpc(uvicorn.Config(app, host=host, port=port,
+                                        log_level=log_level), grpc_server)
+    try:
+        server.run()
+    finally:
+        grpc_server.stop()
+    if not server.started:
+        raise SystemExit(3)  # as uvicorn.run: the port could not be bound
+
+
+class _DrainsGrpc(uvicorn.Server):
+    """uvicorn's server, which on shutdown (SIGTERM, Ctrl-C) also stops
+    the gRPC server while its own connections drain: running calls get
+    ``GrpcServer.stop``'s grace (uvicorn then re-raises the signal, so code
+    after ``run()`` would not get the chance)."""
+
+    def __init__(self, config, grpc_server):
+        super().__init__(config)
+        self.grpc_server = grpc_server
+
+    async def shutdown(self, sockets=None):
+        stopped = self.grpc_server.stop(wait=False)
+        await super().shutdown(sockets)
+        await asyncio.to_thread(stopped.wait)
+
+
+class BackgroundServer:
+    """uvicorn in a daemon thread on a free port (tests, benchmarks).
+
+    Usage::
+
+        with BackgroundServer(create_app("saved_models/mnist")) as server:
+            httpx.get(server.url + "/v1/models/mnist")
+    """
+
+    def __init__(self, app, host="127.0.0.1", port=0, log_level="warning"):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind((host, port))
+        self.host, self.port = self.sock.getsockname()[:2]
+        self.server = uvicorn.Server(uvicorn.Config(
+            app, log_level=log_level, timeout_keep_alive=30,
+        ))
+        self.thread = threading.Thread(
+            target=self.server.run, kwargs={"sockets": [self.sock]},
+            daemon=True, name=f"uvicorn-{self.port}",
+        )
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def start(self, timeout=30.0) -> BackgroundServer:
+        self.thread.start()
+        deadline = time.monotonic() + timeout
+        while not self.server.started:
+            if not self.thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the server did not start")
+            time.sleep(0.01)
+        return self
+
+    def stop(self, timeout=10.0) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout)
+        self.sock.close()
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
