@@ -1,6 +1,8 @@
 # One command sets up and runs the main job, one sets up and runs the tests.
 #   make train   # creates .venv when missing, installs tfnn, trains an MNIST MLP
 #   make test    # creates .venv when missing, installs tfnn[test], runs pytest
+#   make test-fast  # the fast tier (pytest -m "not slow"), under 2 minutes
+#   make lint    # ruff (configured in pyproject.toml)
 # Offline MNIST: export TFNN_MANUAL_DIR=/path/to/folder/with/the/four/mnist/files
 
 PYTHON ?= python3.11
@@ -10,7 +12,7 @@ STAMP := $(VENV)/.tfnn-installed
 ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: setup train test clean
+.PHONY: setup train test test-fast lint clean
 
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,6 +27,12 @@ train: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check tfnn tests scripts
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

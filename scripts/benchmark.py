@@ -18,8 +18,7 @@ def main(argv=None):
     p.add_argument("--cnn-train", type=int, default=10_000)
     p.add_argument("--no-time-to-accuracy", action="store_true")
     p.add_argument("--cnn-max-epochs", type=int, default=5,
-                   help="epochs the CNN gets to reach 99.0 %% (each ~20-30 s "
-                   "per path here)")
+                   help="epochs the CNN gets to reach 99.0 %% test accuracy")
     p.add_argument("--serving-dir", default="saved_models/mnist")
     p.add_argument("--out", default=None,
                    help="JSON report (default: benchmark.json; none with "

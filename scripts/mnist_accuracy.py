@@ -1,7 +1,7 @@
 """Note 003's assignment: MNIST accuracy, one change at a time — the same
 as ``tfnn assignment``.
 
-    python scripts/mnist_accuracy.py --export        # full run, ~1 h here
+    python scripts/mnist_accuracy.py --export        # the full run
     python scripts/mnist_accuracy.py --quick --docs /tmp/a
 """
 

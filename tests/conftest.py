@@ -98,3 +98,28 @@ def run_quick(experiment_dir):
         return cache[name]
 
     return get
+
+
+def _check_figure(fig):
+    """Every experiment's figure: a title, and every plotting axis labelled.
+
+    Colorbars and hidden axes are left out; a twin axis (same position) or
+    an axis sharing x may carry the x label and title for its partner.
+    """
+    assert fig.get_suptitle(), "figure has no title"
+    axes = [ax for ax in fig.axes
+            if ax.axison and ax.get_label() != "<colorbar>"]
+    assert axes, "figure has no plotting axes"
+    for ax in axes:
+        partners = set(ax.get_shared_x_axes().get_siblings(ax)) | {
+            a for a in axes
+            if a.get_position().bounds == ax.get_position().bounds}
+        assert ax.get_ylabel(), ("no y label", ax.get_title())
+        assert any(a.get_xlabel() for a in partners), ("no x label", ax)
+        assert any(a.get_title() for a in partners), ("no title", ax)
+
+
+@pytest.fixture
+def check_figure():
+    """``check_figure(fig)``: the figure contract every experiment keeps."""
+    return _check_figure

@@ -56,6 +56,9 @@ FOREIGN_PRIVATE = {
     # builder's download manager (nothing global changes).
     "_make_download_manager",
     "_url_infos",
+    # Python's documented os._exit: a multi-worker startup watchdog ends a
+    # process whose main thread is blocked inside TensorFlow's C++.
+    "_exit",
 }
 
 
@@ -192,7 +195,8 @@ def test_no_private_name_is_used_outside_its_module():
         own = {n.name for n in ast.walk(tree) if isinstance(
             n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
         own |= {n.attr for n in ast.walk(tree)
-                if isinstance(n, ast.Attribute) and isinstance(n.ctx, ast.Store)}
+                if isinstance(n, ast.Attribute)
+                and isinstance(n.ctx, ast.Store)}
         for node in ast.walk(tree):
             if (isinstance(node, ast.Attribute) and is_private(node.attr)
                     and node.attr not in FOREIGN_PRIVATE | own):
@@ -255,3 +259,56 @@ def test_layers_cover_the_tree_on_disk():
              for prefix in prefixes if prefix.count(".") == 1}
     assert packages <= named, sorted(packages - named)
     assert os.path.exists(ROOT / "__main__.py")
+
+
+MAX_FUNCTION_LINES = 80
+
+
+def long_functions(tree):
+    """(name, line, length) of functions longer than MAX_FUNCTION_LINES,
+    plotting functions (``plot*``) and what they define left out: a
+    figure's layout reads best as one block."""
+    found = []
+
+    def visit(node, in_plot):
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                plot = in_plot or child.name.startswith("plot")
+                length = child.end_lineno - child.lineno + 1
+                if not plot and length > MAX_FUNCTION_LINES:
+                    found.append((child.name, child.lineno, length))
+                visit(child, plot)
+            else:
+                visit(child, in_plot)
+
+    visit(tree, False)
+    return found
+
+
+def test_no_function_is_longer_than_80_lines_outside_plotting():
+    wrong = [f"{name}:{line} {fn} has {n} lines" for name, path in
+             MODULES.items()
+             for fn, line, n in long_functions(ast.parse(path.read_text()))]
+    assert not wrong, "\n".join(wrong)
+
+
+def test_the_length_check_measures_def_to_last_line():
+    body = "\n".join(f"    x{i} = {i}" for i in range(MAX_FUNCTION_LINES))
+    tree = ast.parse(f"def f():\n{body}\n\ndef plot_g():\n{body}\n")
+    assert long_functions(tree) == [("f", 1, MAX_FUNCTION_LINES + 1)]
+
+
+def test_readme_layout_names_every_package_and_module_on_disk():
+    import re
+
+    readme = (ROOT.parent / "README.md").read_text()
+    table = readme[readme.index("## Layout"):]
+    table = table[:table.index("\n## ") if "\n## " in table else None]
+    named = set(re.findall(r"`(tfnn/[\w/.]*)`", table))
+    for path in named:
+        assert (ROOT.parent / path).exists(), f"README names {path}"
+    on_disk = {f"tfnn/{p.name}/" for p in ROOT.iterdir()
+               if (p / "__init__.py").exists()}
+    on_disk |= {f"tfnn/{p.name}" for p in ROOT.glob("*.py")
+                if p.name not in ("__init__.py", "__main__.py")}
+    assert on_disk <= named, sorted(on_disk - named)

@@ -1,5 +1,6 @@
-"""Note 003's assignment (tfnn.studies.assignment): stages, augmentation, ensembles,
-the report, and the committed record models on the real test set."""
+"""Note 003's assignment (tfnn.studies.assignment): stages, augmentation,
+ensembles, the report, and the committed record models on the real test
+set."""
 
 import glob
 import json
@@ -8,9 +9,10 @@ import os
 import numpy as np
 import pytest
 
-from tfnn.studies import assignment
 from tfnn.config import ModelConfig
 from tfnn.models import build_model
+from tfnn.models.ensembles import ensemble_model, probabilities
+from tfnn.studies import assignment
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -18,6 +20,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # -- augmentation -------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_augmentation_moves_training_images_and_passes_inference_through():
     from tfnn.training import fast_path_jit
 
@@ -93,12 +96,21 @@ def test_ensemble_model_outputs_log_of_the_mean_softmax():
                                        initializer_kwargs={"seed": s}))
                for s in (0, 1, 2)]
     x = np.random.default_rng(1).normal(size=(50, 28, 28)).astype("float32")
-    ens = assignment.ensemble_model(members)
+    ens = ensemble_model(members)
     expected = np.mean([tf.nn.softmax(m(x)).numpy() for m in members], 0)
     np.testing.assert_allclose(tf.nn.softmax(ens(x)).numpy(), expected,
                                atol=1e-6)
-    np.testing.assert_allclose(assignment.probabilities(ens, x), expected,
+    np.testing.assert_allclose(probabilities(ens, x), expected,
                                atol=1e-6)
+
+
+def test_mean_std_is_the_sample_std_over_seeds():
+    from tfnn.studies.common import mean_std
+
+    # 1, 2, 3: mean 2, sample std sqrt((1 + 0 + 1) / (3 - 1)) = 1 (the
+    # population std would be sqrt(2/3)).
+    assert mean_std([1.0, 2.0, 3.0]) == pytest.approx((2.0, 1.0))
+    assert mean_std([0.97]) == (0.97, 0.0)  # one seed: no spread measured
 
 
 @pytest.fixture(scope="module")
@@ -106,6 +118,7 @@ def quick_journey(mnist):
     return assignment.run(dict(assignment.QUICK), splits=mnist)
 
 
+@pytest.mark.slow
 def test_quick_journey_trains_every_stage(quick_journey):
     result = quick_journey
     rows = result["stages"]
@@ -125,6 +138,7 @@ def test_quick_journey_trains_every_stage(quick_journey):
     assert set(result["records"]) == {"mlp", "cnn"}
 
 
+@pytest.mark.slow
 def test_best_model_errors_are_consistent(quick_journey):
     best = quick_journey["best"]
     cm = np.asarray(best["confusion"])
@@ -138,6 +152,7 @@ def test_best_model_errors_are_consistent(quick_journey):
     assert all(0 < p <= 1 for p in best["probability"])
 
 
+@pytest.mark.slow
 def test_report_has_every_stage_and_figure(quick_journey, tmp_path):
     path = assignment.write_report(quick_journey, str(tmp_path), "cmd")
     text = open(path).read()
@@ -150,6 +165,7 @@ def test_report_has_every_stage_and_figure(quick_journey, tmp_path):
     assert saved["best"]["confusion"] == quick_journey["best"]["confusion"]
 
 
+@pytest.mark.slow
 def test_ensemble_row_and_record_export(mnist, tmp_path):
     from tfnn.shipping import verify
 
@@ -197,6 +213,7 @@ RECORDS = sorted(glob.glob(os.path.join(ROOT, "saved_models",
 
 @pytest.mark.parametrize("version_dir", RECORDS,
                          ids=[os.path.relpath(p, ROOT) for p in RECORDS])
+@pytest.mark.slow
 def test_committed_record_scores_its_recorded_accuracy(version_dir,
                                                        mnist_raw):
     from tfnn.shipping import verify
@@ -207,6 +224,7 @@ def test_committed_record_scores_its_recorded_accuracy(version_dir,
     assert result["accuracy"] == meta["test_accuracy"]
 
 
+@pytest.mark.slow
 def test_an_interrupted_journey_resumes_from_saved_runs(mnist, tmp_path,
                                                         caplog):
     import logging
@@ -236,6 +254,7 @@ def test_an_interrupted_journey_resumes_from_saved_runs(mnist, tmp_path,
     assert "stage baseline, seed 0: 2 epochs" in caplog.text
 
 
+@pytest.mark.slow
 def test_cli_writes_the_report(mnist_builder, tmp_path):
     from tfnn.cli import main
 

@@ -20,6 +20,7 @@ def test_matmul_peak_is_positive():
     assert benchmark.matmul_peak(n=256, repeats=2) > 0
 
 
+@pytest.mark.slow
 def test_tiny_interleaved_run_and_report(mnist):
     from tfnn.studies.common import subset
 
@@ -40,6 +41,7 @@ def test_tiny_interleaved_run_and_report(mnist):
     assert "tfnn/readable = " in text and "| tfnn |" in text
 
 
+@pytest.mark.slow
 def test_serving_speed_times_a_real_server_process(mnist_raw):
     import os
 
@@ -64,7 +66,7 @@ def _trainer(arch, seed=0):
     from tfnn.models import build_model
 
     training.set_seed(seed)
-    return training.Trainer(build_model(benchmark._tfnn_config(arch, seed)),
+    return training.Trainer(build_model(benchmark.tfnn_config(arch, seed)),
                             keras.optimizers.Adam(1e-3), fast=True)
 
 
@@ -72,6 +74,7 @@ def _weights(trainer):
     return [v.numpy() for v in trainer.model.trainable_variables]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("arch", ["mlp", "cnn"])
 def test_step_profile_returns_every_part(mnist, arch):
     import math
@@ -107,6 +110,7 @@ def test_step_profile_returns_every_part(mnist, arch):
     assert f"One {arch.upper()} train step, batch 32" in text
 
 
+@pytest.mark.slow
 def test_profiled_step_is_the_fast_paths_step(mnist):
     """The profile's full step moves the weights exactly as one step of the
     fast path's epoch function on the same batch; forward_backward then
@@ -131,7 +135,7 @@ def test_profiled_step_is_the_fast_paths_step(mnist):
         np.testing.assert_array_equal(w, w0)
     parts["step"](1)
 
-    done, _, _, losses = reference._epoch_fn(b)(
+    done, _, _, losses = reference.epoch_function(b)(
         tf_tensor(x), tf_tensor(y, "int64"), tf_tensor(order[:b], "int32"))
     assert int(done) == 1 and losses.shape == (1,)
     changed = False
@@ -167,6 +171,7 @@ def tf_tensor(a, dtype="float32"):
     return tf.convert_to_tensor(a, dtype)
 
 
+@pytest.mark.slow
 def test_in_subprocess_runs_with_the_given_environment(mnist_builder):
     from tfnn.runtime import ONEDNN
 
@@ -179,6 +184,7 @@ def test_in_subprocess_runs_with_the_given_environment(mnist_builder):
         benchmark.in_subprocess("no_such_function", {})
 
 
+@pytest.mark.slow
 def test_time_to_accuracy_reports_the_first_epoch_at_target(mnist):
     from tfnn.studies.common import subset
 
@@ -200,6 +206,7 @@ def test_time_to_accuracy_reports_the_first_epoch_at_target(mnist):
         {"mlp_time_to_98": dict(r, paths={"readable": None})})
 
 
+@pytest.mark.slow
 def test_step_profiles_run_the_cnn_with_both_kernels(mnist_builder):
     profiles = benchmark.step_profiles(("cnn",), batch=16, repeats=1,
                                        inner=1, torch=False)

@@ -11,6 +11,9 @@ import math
 import numpy as np
 import pytest
 
+# Trains on real MNIST through session fixtures: the slow tier.
+pytestmark = pytest.mark.slow
+
 NAMES = ["activation_histograms", "vanishing_gradient", "linear_collapse",
          "sanity_checks", "optimizer_paths", "depth_width"]
 
@@ -20,27 +23,9 @@ NAMES = ["activation_histograms", "vanishing_gradient", "linear_collapse",
 # --------------------------------------------------------------------------
 
 
-def _plot_axes(fig):
-    """The figure's plotting axes (colorbars left out)."""
-    return [ax for ax in fig.axes if not hasattr(ax, "_colorbar")]
-
-
 @pytest.mark.parametrize("name", NAMES)
-def test_module_contract(name):
-    from tfnn.studies import experiments
-
-    module = experiments.get(name)
-    assert module.__doc__ and module.TITLE and module.CLAIM
-    assert "note" in module.CLAIM.lower()
-    json.dumps(module.QUICK)
-    json.dumps(module.FULL)
-    assert set(module.QUICK) == set(module.FULL)
-
-
-@pytest.mark.parametrize("name", NAMES)
-def test_files_plot_and_summary(name, run_quick, experiment_dir):
-    import matplotlib.pyplot as plt
-
+def test_files_plot_and_summary(name, run_quick, experiment_dir,
+                                check_figure):
     from tfnn.studies import experiments
 
     run_quick(name)
@@ -51,18 +36,7 @@ def test_files_plot_and_summary(name, run_quick, experiment_dir):
     loaded = json.loads(js.read_text())
     module = experiments.get(name)
     # plot and summarize work on the JSON form (lists, string keys)
-    fig = module.plot(loaded)
-    try:
-        assert fig.get_suptitle()
-        axes = _plot_axes(fig)
-        assert axes
-        for ax in axes:
-            siblings = ax.get_shared_x_axes().get_siblings(ax)
-            assert any(a.get_xlabel() for a in siblings), ax
-            assert ax.get_ylabel(), ax
-            assert any(a.get_title() for a in siblings), ax
-    finally:
-        plt.close(fig)
+    check_figure(module.plot(loaded))
     text = module.summarize(loaded)
     assert isinstance(text, str) and len(text) > 200
     assert "\n" not in text.strip()  # one paragraph
@@ -224,14 +198,14 @@ def test_optimizer_paths_every_key(run_quick):
     for surface in ("bowl", "saddle"):
         per = result["paths"][surface]
         assert set(per) == keys
-        for key, r in per.items():
+        for r in per.values():
             pts = np.asarray(r["points"])
             assert pts.shape == (result["config"]["steps"] + 1, 2)
             np.testing.assert_array_equal(
                 pts[0], np.float32(result["surfaces"][surface]["start"]))
             assert r["learning_rate"] > 0
     assert set(result["mnist"]) == keys
-    for key, r in result["mnist"].items():
+    for r in result["mnist"].values():
         assert r["learning_rate"] > 0
         assert r["diverged"] or 0.0 <= r["final_val_accuracy"] <= 1.0
 

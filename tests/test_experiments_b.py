@@ -9,27 +9,15 @@ import pytest
 NAMES = ("weight_init", "input_normalization", "batch_norm", "dropout",
          "batch_size")
 
-pytestmark = pytest.mark.usefixtures("mnist_manual_dir")
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("mnist_manual_dir")]
 
 
 # -- the contract --------------------------------------------------------
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_module_contract(name):
-    from tfnn.studies import experiments
-
-    module = experiments.get(name)
-    assert module.__doc__ and module.TITLE and module.CLAIM
-    assert set(module.QUICK) == set(module.FULL)
-    json.dumps(module.QUICK)
-    json.dumps(module.FULL)
-
-
-@pytest.mark.parametrize("name", NAMES)
-def test_outputs_plot_and_summary(name, run_quick, experiment_dir):
-    import matplotlib.pyplot as plt
-
+def test_outputs_plot_and_summary(name, run_quick, experiment_dir,
+                                  check_figure):
     from tfnn.studies import experiments
 
     result = run_quick(name)
@@ -37,17 +25,7 @@ def test_outputs_plot_and_summary(name, run_quick, experiment_dir):
     assert (experiment_dir / f"{name}.png").stat().st_size > 10_000
     path = experiment_dir / f"{name}.json"
     loaded = json.loads(path.read_text())
-    fig = module.plot(loaded)
-    try:
-        assert fig.get_suptitle()
-        for ax in fig.axes:
-            if not ax.axison:
-                continue
-            assert ax.get_xlabel(), (name, ax.get_title())
-            assert ax.get_ylabel(), (name, ax.get_title())
-            assert ax.get_title()
-    finally:
-        plt.close(fig)
+    check_figure(module.plot(loaded))
     text = module.summarize(loaded)
     assert text == module.summarize(result)
     assert "\n" not in text.strip() and len(text) > 200

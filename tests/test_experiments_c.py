@@ -8,6 +8,9 @@ import pytest
 
 from tfnn.studies import experiments
 
+# Trains on real MNIST through session fixtures: the slow tier.
+pytestmark = pytest.mark.slow
+
 NAMES = ("lr_sweep", "random_search", "assignment_steps")
 
 
@@ -121,8 +124,8 @@ def test_fine_box_unit():
 
 
 def test_assignment_every_stage_config_builds_and_changes_something():
-    from tfnn.studies.experiments import assignment_steps
     from tfnn.models import build_model
+    from tfnn.studies.experiments import assignment_steps
 
     built = assignment_steps.configs()
     assert [n for n, _, _ in built] == assignment_steps.STAGE_NAMES
@@ -169,20 +172,10 @@ def test_assignment_final_stage_beats_the_baseline(quick):
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_plot_files_and_summary(quick, experiment_dir, name):
+def test_plot_files_and_summary(quick, experiment_dir, name, check_figure):
     module = experiments.get(name)
     result = quick(name)
-    fig = module.plot(result)
-    assert fig.get_suptitle()
-    for ax in fig.axes:
-        if ax.get_label() == "<colorbar>":
-            continue
-        assert ax.get_ylabel(), (name, ax.get_title())
-        # A twin axis shares its host's x label and title.
-        host = [a for a in fig.axes if a is not ax
-                and a.get_position().bounds == ax.get_position().bounds]
-        assert ax.get_xlabel() or any(h.get_xlabel() for h in host)
-        assert ax.get_title() or any(h.get_title() for h in host)
+    check_figure(module.plot(result))
     assert (experiment_dir / f"{name}.png").is_file()
     loaded = json.loads((experiment_dir / f"{name}.json").read_text())
     text = module.summarize(loaded)

@@ -17,7 +17,8 @@ FORMULAS = {
     "small_normal": ("normal", lambda fi, fo, g: 0.01),
     "unit_normal": ("normal", lambda fi, fo, g: 1.0),
     "xavier_normal": ("normal", lambda fi, fo, g: g * math.sqrt(2 / (fi + fo))),
-    "xavier_uniform": ("uniform", lambda fi, fo, g: g * math.sqrt(6 / (fi + fo))),
+    "xavier_uniform": ("uniform",
+                       lambda fi, fo, g: g * math.sqrt(6 / (fi + fo))),
     "he_normal": ("normal", lambda fi, fo, g: g * math.sqrt(2 / fi)),
     "he_uniform": ("uniform", lambda fi, fo, g: g * math.sqrt(6 / fi)),
     "lecun_normal": ("normal", lambda fi, fo, g: g * math.sqrt(1 / fi)),
@@ -114,7 +115,8 @@ def test_seeded_model_layers_differ_from_each_other():
     assert not np.allclose(k1, k2)
     again = build_mlp(hidden=(32, 32, 32), initializer="he_normal",
                       initializer_kwargs={"seed": 5})
-    np.testing.assert_array_equal(again.get_layer("linear_1").kernel.numpy(), k1)
+    np.testing.assert_array_equal(
+        again.get_layer("linear_1").kernel.numpy(), k1)
 
 
 @pytest.mark.parametrize("key", sorted({*FORMULAS, "zeros"}))
@@ -132,3 +134,24 @@ def test_round_trips_serialization(key):
 def test_unknown_key_lists_valid_keys():
     with pytest.raises(ValueError, match="he_uniform"):
         initializers.get("kaiming")
+
+
+@pytest.mark.parametrize("key", sorted(FORMULAS))
+def test_an_unseeded_initializer_stays_unseeded_through_its_config(key):
+    # Keras draws a fresh seed for seed=None; the config must keep None, or
+    # every model rebuilt from it would draw the same weights.
+    init = initializers.get(key)
+    assert init.get_config()["seed"] is None
+    first = type(init).from_config(init.get_config())
+    second = type(init).from_config(init.get_config())
+    assert first.get_config()["seed"] is None
+    # Two initializers rebuilt from one unseeded config draw differently.
+    assert not np.array_equal(np.asarray(first((50, 40))),
+                              np.asarray(second((50, 40))))
+
+
+def test_fans_follow_the_kernel_shape():
+    assert initializers.fans((784, 256)) == (784, 256)
+    assert initializers.fans((3, 3, 16, 32)) == (3 * 3 * 16, 3 * 3 * 32)
+    assert initializers.fans((7,)) == (7, 7)
+    assert initializers.fans(()) == (1, 1)

@@ -488,6 +488,7 @@ SPARSITY = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("key, kwargs, w0, g", SPARSITY)
 def test_l1_gives_exact_zeros(key, kwargs, w0, g):
     w = keras.Variable(w0)
@@ -675,6 +676,7 @@ def test_every_key_serializes(key):
     assert restored.get_config() == optimizer.get_config()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("key", sorted(CUSTOM))
 def test_model_trains_saves_and_loads(key, tmp_path):
     keras.utils.set_random_seed(0)

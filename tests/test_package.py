@@ -54,6 +54,7 @@ def test_cli_help_lists_commands():
         assert command in done.stdout
 
 
+@pytest.mark.slow
 def test_cli_unknown_key_is_a_clear_error_not_a_traceback():
     done = subprocess.run(
         [sys.executable, "-m", "tfnn", "train", "--optimizer", "adamw2"],

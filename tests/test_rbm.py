@@ -171,6 +171,7 @@ def minmax_images(mnist_builder):
     return common.mnist("minmax").x_train[:2000]
 
 
+@pytest.mark.slow
 def test_pretrain_lowers_the_reconstruction_error_every_epoch(minmax_images):
     result = rbm.pretrain((64, 32), minmax_images, epochs=3, batch_size=32,
                           seed=0)
@@ -181,6 +182,7 @@ def test_pretrain_lowers_the_reconstruction_error_every_epoch(minmax_images):
         assert errors[-1] < 0.5 * errors[0]
 
 
+@pytest.mark.slow
 def test_pretrain_model_copies_the_stack_into_the_hidden_layers(
         minmax_images):
     from tfnn.models import build_mlp
@@ -204,6 +206,7 @@ def test_pretrain_model_copies_the_stack_into_the_hidden_layers(
                                   logits_before)
 
 
+@pytest.mark.slow
 def test_pretrain_model_refuses_what_an_rbm_cannot_model(minmax_images):
     from tfnn.models import build_cnn, build_mlp
 
@@ -228,6 +231,7 @@ def result(run_quick, mnist_builder):
     return run_quick(NAME)
 
 
+@pytest.mark.slow
 def test_experiment_pretraining_lowers_reconstruction_error(result):
     errors = result["reconstruction_errors"]
     assert len(errors) == len(result["config"]["hidden"])
@@ -236,6 +240,7 @@ def test_experiment_pretraining_lowers_reconstruction_error(result):
         assert all(b < a for a, b in zip(errs, errs[1:])), errs
 
 
+@pytest.mark.slow
 def test_experiment_fine_tuned_model_beats_chance_by_far(result):
     acc = result["test_accuracy"]
     assert acc["rbm"] > 0.80
@@ -243,15 +248,11 @@ def test_experiment_fine_tuned_model_beats_chance_by_far(result):
     assert acc["rbm"] > acc["small_normal"] + 0.3
 
 
-def test_experiment_plot_and_files(result, experiment_dir):
+@pytest.mark.slow
+def test_experiment_plot_and_files(result, experiment_dir, check_figure):
     from tfnn.studies.experiments import get
 
-    fig = get(NAME).plot(result)
-    assert fig.get_suptitle()
-    for ax in fig.axes:
-        if ax.get_label() == "<colorbar>":
-            continue
-        assert ax.get_xlabel() and ax.get_ylabel() and ax.get_title()
+    check_figure(get(NAME).plot(result))
     assert (experiment_dir / f"{NAME}.png").is_file()
     loaded = json.loads((experiment_dir / f"{NAME}.json").read_text())
     text = get(NAME).summarize(loaded)

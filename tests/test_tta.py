@@ -1,15 +1,13 @@
-"""Test-time shifts (tfnn.models.tta): the layers against the NumPy reference,
-serialization, and an ensemble with shifts exported and scored from its
-SavedModel on the real test set."""
+"""Test-time shifts (tfnn.models.tta) and ensembles (tfnn.models.ensembles):
+the layers against the NumPy reference, serialization, and an ensemble with
+shifts exported and scored from its SavedModel on the real test set."""
 
 import numpy as np
 import pytest
 
-from tfnn.studies import assignment
-
-from tfnn.models import tta
 from tfnn.config import ModelConfig
-from tfnn.models import build_model
+from tfnn.models import build_model, load_model, tta
+from tfnn.models.ensembles import ensemble_model, probabilities
 
 
 def test_offsets_grid_starts_at_the_identity():
@@ -62,30 +60,30 @@ def _members(n=2, hidden=(16,)):
 
 
 def test_ensemble_with_shifts_is_the_mean_over_members_and_copies(tmp_path):
-    import keras
     import tensorflow as tf
 
     members = _members()
     x = np.random.default_rng(2).normal(size=(20, 28, 28)).astype("float32")
     fill = -0.4242
-    ens = assignment.ensemble_model(members, max_shift=1, fill=fill)
+    ens = ensemble_model(members, max_shift=1, fill=fill)
     expected = np.mean([tf.nn.softmax(m(tta.shift_images(x, dy, dx, fill)))
                         .numpy() for m in members
                         for dy, dx in tta.offsets(1)], axis=0)
-    np.testing.assert_allclose(assignment.probabilities(ens, x), expected,
+    np.testing.assert_allclose(probabilities(ens, x), expected,
                                atol=1e-6)
     # It differs from the plain ensemble (the shifts do something) …
-    plain = assignment.probabilities(assignment.ensemble_model(members), x)
+    plain = probabilities(ensemble_model(members), x)
     assert np.abs(plain - expected).max() > 1e-3
     # … and saves and loads with its configuration.
     path = str(tmp_path / "ens.keras")
     ens.save(path)
-    loaded = keras.saving.load_model(path, compile=False)
+    loaded = load_model(path, compile=False)
     assert loaded.get_layer("tta_shifts").get_config()["fill"] == fill
-    np.testing.assert_allclose(assignment.probabilities(loaded, x), expected,
+    np.testing.assert_allclose(probabilities(loaded, x), expected,
                                atol=1e-6)
 
 
+@pytest.mark.slow
 def test_ensemble_with_shifts_exports_and_scores_from_its_savedmodel(
         mnist, tmp_path):
     from tfnn.shipping import export_savedmodel, verify
@@ -99,12 +97,12 @@ def test_ensemble_with_shifts_exports_and_scores_from_its_savedmodel(
                       TrainConfig(epochs=1, seed=s), splits).model
         for s in (0, 1)]
     fill = float(mnist.preprocessor(np.zeros(1))[0])
-    ens = assignment.ensemble_model(members, max_shift=1, fill=fill)
+    ens = ensemble_model(members, max_shift=1, fill=fill)
     path = export_savedmodel(ens, mnist.preprocessor, str(tmp_path),
                              name="tta", dataset="mnist")
     checked = verify(path, model=ens)  # same class on all 10,000 images
     assert checked["n"] == 10_000
-    expected = np.mean(assignment.probabilities(ens, mnist.x_test).argmax(1)
+    expected = np.mean(probabilities(ens, mnist.x_test).argmax(1)
                        == mnist.y_test)
     assert checked["accuracy"] == pytest.approx(expected, abs=1e-12)
     assert checked["accuracy"] > 0.5  # far above chance (10 %)

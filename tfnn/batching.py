@@ -8,7 +8,7 @@ features, the experiments) goes through :func:`map_batches`.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 

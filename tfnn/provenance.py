@@ -18,10 +18,11 @@ import os
 import platform
 import shlex
 import sys
-from typing import Any, Dict, Optional, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 
-def command_line(argv: Optional[Sequence[str]] = None) -> str:
+def command_line(argv: Sequence[str] | None = None) -> str:
     """The command that is running, as a user would type it again.
 
     ``tfnn train …`` under the console script, else ``python script …``.
@@ -42,7 +43,7 @@ def command_line(argv: Optional[Sequence[str]] = None) -> str:
     return " ".join(shlex.quote(a) for a in argv)
 
 
-def versions(extra: Sequence[str] = ()) -> Dict[str, str]:
+def versions(extra: Sequence[str] = ()) -> dict[str, str]:
     """Versions of Python, tfnn, TensorFlow, Keras and NumPy.
 
     Args:

@@ -7,7 +7,8 @@ object from a string key, and fails loudly with the list of valid keys.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, List
+from collections.abc import Callable
+from typing import Any
 
 
 class Registry:
@@ -20,8 +21,8 @@ class Registry:
 
     def __init__(self, kind: str):
         self.kind = kind
-        self._factories: Dict[str, Callable[..., Any]] = {}
-        self._docs: Dict[str, str] = {}
+        self._factories: dict[str, Callable[..., Any]] = {}
+        self._docs: dict[str, str] = {}
 
     def register(self, name: str, doc: str = ""):
         """Decorator: register ``factory`` under ``name`` (lowercase)."""
@@ -39,7 +40,7 @@ class Registry:
         self._factories[key] = factory
         self._docs[key] = doc or (getattr(factory, "__doc__", "") or "").strip()
 
-    def names(self) -> List[str]:
+    def names(self) -> list[str]:
         """The valid keys, sorted."""
         return sorted(self._factories)
 

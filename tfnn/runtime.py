@@ -4,16 +4,11 @@ is imported: which CPU kernels run a model's convolutions.
 TensorFlow 2.21 on x86 uses oneDNN kernels only where it turns them on by
 default (CPUs with AVX-512 VNNI/AMX and the like) or where
 ``TF_ENABLE_ONEDNN_OPTS=1`` is set before ``import tensorflow``; elsewhere
-(this 2-core AVX2 machine) convolutions run on Eigen's kernels. Measured
-here (``python scripts/benchmark.py``, ``tfnn.studies.benchmark.step_profile``),
-benchmark CNN (32/64 channels, batch 128), one training step:
-
-    Eigen  (default here)   forward 14.6 ms, backward 37.8 ms, step 55.3 ms
-    oneDNN                  forward 10.1 ms, backward 24.1 ms, step 36.9 ms
-    (PyTorch 2.13, same run: forward 24.8 ms, backward 43.2 ms, step 59.4 ms)
-
-while the MLP's XLA-compiled step gained nothing from oneDNN (56k → 53k and
-56k → 40k examples/s in two runs). The switch is per process, so it is
+(AVX2 machines) convolutions run on Eigen's kernels. oneDNN's convolutions
+are the faster ones for the benchmark CNN, while the XLA-compiled dense
+step gains nothing from them (``python scripts/benchmark.py`` measures both;
+the figures are in README's performance section, not here, because they
+belong to one machine). The switch is per process, so it is
 decided from the model before TensorFlow loads: :func:`prefer_kernels_for`
 turns oneDNN on for convolutional models and leaves everything else (and
 any value the user set) alone. ``tfnn train`` calls it.

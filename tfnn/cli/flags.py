@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import types
 import typing
 
 
@@ -15,11 +16,13 @@ def _field_type(cls, f):
 
 
 def add_dataclass_flags(parser, cls, choices=None, group=None,
-                        defaults=None):
+                        defaults=None, helps=None):
     """``--field-name`` for every field of ``cls``; defaults are None so a
     flag only overrides what the user typed (config file < flags).
-    ``defaults`` (an instance of ``cls``) is what the help shows."""
+    ``defaults`` (an instance of ``cls``) is what the help shows, after
+    ``helps[field]`` where given."""
     choices = choices or {}
+    helps = helps or {}
     defaults = defaults if defaults is not None else cls()
     target = parser.add_argument_group(group or cls.__name__)
     for f in dataclasses.fields(cls):
@@ -28,6 +31,8 @@ def add_dataclass_flags(parser, cls, choices=None, group=None,
         origin = typing.get_origin(kind)
         default = getattr(defaults, f.name)
         help_text = f"default: {default!r}"
+        if f.name in helps:
+            help_text = f"{helps[f.name]} ({help_text})"
         if kind is bool:
             target.add_argument(flag, dest=f.name, default=None,
                                 action=argparse.BooleanOptionalAction,
@@ -39,7 +44,8 @@ def add_dataclass_flags(parser, cls, choices=None, group=None,
             target.add_argument(flag, dest=f.name, type=json.loads,
                                 default=None, help=help_text + " (JSON)")
         else:
-            base = typing.get_args(kind)[0] if origin is typing.Union else kind
+            union = origin is typing.Union or origin is types.UnionType
+            base = typing.get_args(kind)[0] if union else kind
             target.add_argument(flag, dest=f.name, type=base, default=None,
                                 choices=choices.get(f.name), help=help_text)
 

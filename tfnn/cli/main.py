@@ -17,7 +17,9 @@ import sys
 # command -> one-line help. Order is the order of --help.
 COMMANDS = {
     "train": "train a model on MNIST / Fashion-MNIST (custom loop or fit)",
-    "evaluate": "accuracy and confusion matrix of a saved model on the test set",
+    "launch": "train on N worker processes here (MultiWorkerMirroredStrategy)",
+    "evaluate": "accuracy and confusion matrix of a saved model on the "
+                "test set",
     "experiment": "run the notes' experiments: figures and numbers",
     "assignment": "note 003's assignment: MNIST accuracy stage by stage",
     "export": "export a trained model as a SavedModel for TensorFlow Serving",

@@ -28,8 +28,8 @@ from __future__ import annotations
 
 import keras
 
-from tfnn.registry import Registry
 from tfnn.nn.layers import CReLU, LeakyReLU, Maxout, ReLUX
+from tfnn.registry import Registry
 
 ACTIVATIONS = Registry("activation")
 

@@ -58,7 +58,9 @@ class _Scheme(keras.initializers.VarianceScaling):
         )
 
     def get_config(self):
-        return {"gain": self.gain, "seed": self.seed}
+        # The base config holds the seed as given (None stays None): an
+        # unseeded initializer must not come back seeded from its config.
+        return {"gain": self.gain, "seed": super().get_config()["seed"]}
 
 
 @keras.saving.register_keras_serializable(package="tfnn")
@@ -79,7 +81,7 @@ class XavierNormal(_Scheme):
 
 @keras.saving.register_keras_serializable(package="tfnn")
 class XavierUniform(_Scheme):
-    """Glorot/Xavier uniform: ``U(−a, a)``, ``a = gain·sqrt(6/(fan_in+fan_out))``.
+    """Glorot/Xavier uniform: ``U(−a, a)``, ``a = gain·sqrt(6/(n_in+n_out))``.
 
     Note 002 (``a = sqrt(3)·std``).
     """

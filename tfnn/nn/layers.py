@@ -141,7 +141,8 @@ class Maxout(keras.layers.Layer):
         super().__init__(**kwargs)
         if int(pieces) != pieces or pieces < 1:
             raise ValueError(
-                f"`pieces` must be a positive integer. Received: pieces={pieces}"
+                "`pieces` must be a positive integer. "
+                f"Received: pieces={pieces}"
             )
         self.pieces = int(pieces)
 

@@ -53,8 +53,6 @@ optimizers.family("nag")  # "momentum-type"
 
 from __future__ import annotations
 
-from typing import Dict, List
-
 import keras
 from keras import ops
 
@@ -68,7 +66,7 @@ LEARNING_RATE_TYPE = "learning-rate-type"
 BOTH = "both"
 
 # Note 003's family tree: key -> family.
-FAMILIES: Dict[str, str] = {
+FAMILIES: dict[str, str] = {
     "gd": GRADIENT_DESCENT,
     "sgd": GRADIENT_DESCENT,
     "momentum": MOMENTUM_TYPE,
@@ -103,7 +101,7 @@ def get(identifier, **kwargs):
     return OPTIMIZERS.get(identifier, **kwargs)
 
 
-def names() -> List[str]:
+def names() -> list[str]:
     """The valid optimizer keys, sorted."""
     return OPTIMIZERS.names()
 

@@ -45,7 +45,7 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Dict, List, Sequence
+from collections.abc import Sequence
 
 import keras
 import numpy as np
@@ -243,7 +243,7 @@ def _check_unit_interval(x: np.ndarray) -> None:
 
 def pretrain(hidden_sizes: Sequence[int], x, epochs: int = 5, k: int = 1,
              learning_rate: float = 0.1, batch_size: int = 64,
-             seed: int = 0) -> Dict[str, List]:
+             seed: int = 0) -> dict[str, list]:
     """Greedy layer-wise pre-training of a stack of RBMs (note 002).
 
     RBM 1 learns ``x``; RBM i+1 learns RBM i's hidden probabilities
@@ -307,7 +307,7 @@ def hidden_layers(model) -> list:
     return [layer for _, layer in sorted(found, key=lambda t: t[0])]
 
 
-def pretrain_model(model, x, **kwargs) -> List[List[float]]:
+def pretrain_model(model, x, **kwargs) -> list[list[float]]:
     """Pre-train an MLP's hidden layers as RBMs and copy them in, in place.
 
     Every hidden ``Dense`` layer ``linear_i`` gets the kernel ``W`` of RBM i

@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 
 import numpy as np
 
+from tfnn import data
 from tfnn.config import ModelConfig
 from tfnn.training import History, TrainConfig
+from tfnn.training.run import train as run_train
 
 
 @functools.lru_cache(maxsize=4)
 def mnist(preprocessing: str = "standardize", validation_size: int = 5000,
           dataset: str = "mnist"):
     """MNIST splits, loaded once per process (tfds, offline folder)."""
-    from tfnn import data
-
     return data.load(dataset, preprocessing=preprocessing,
                      validation_size=validation_size)
 
@@ -24,8 +25,6 @@ def subset(splits, n_train=None, n_test=None, n_val=None):
     """A copy of ``splits`` with the first ``n_train`` training, ``n_test``
     test and ``n_val`` validation examples (None keeps all; ``n_val=0``
     drops the validation set, and with it the per-epoch validation pass)."""
-    import dataclasses
-
     return dataclasses.replace(
         splits,
         x_train=splits.x_train[:n_train], y_train=splits.y_train[:n_train],
@@ -40,8 +39,6 @@ def train(model_config: ModelConfig, train_config: TrainConfig, splits):
     Returns the :class:`~tfnn.training.run.RunResult` (model, history, test
     accuracy …); nothing is written to disk.
     """
-    from tfnn.training.run import train as run_train
-
     return run_train(model_config, train_config, splits=splits,
                      progress=False)
 
@@ -82,8 +79,16 @@ def seeds(n, base=0):
 
 
 def mean_std(values):
+    """``(mean, sample std)`` of ``values`` (one per seed).
+
+    The std is the sample standard deviation, ``ddof=1``:
+    ``sqrt(Σ(v − v̄)² / (n − 1))``, the spread the reports' "mean ± std
+    over seeds" estimate for a new seed; 0.0 for a single value (no spread
+    is measured).
+    """
     values = np.asarray(values, dtype=float)
-    return float(values.mean()), float(values.std())
+    std = float(values.std(ddof=1)) if len(values) > 1 else 0.0
+    return float(values.mean()), std
 
 
 def trailing_mean(y, n):

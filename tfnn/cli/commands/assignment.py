@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import logging
 
+from tfnn.provenance import command_line
+
 logger = logging.getLogger(__name__)
 
 
@@ -39,9 +41,9 @@ def add_arguments(parser):
 
 
 def run(args) -> int:
-    from tfnn.studies import assignment
+    # TensorFlow loads here, not when the parser is built (tfnn --help).
     from tfnn import data
-    from tfnn.provenance import command_line
+    from tfnn.studies import assignment
 
     config = dict(assignment.QUICK if args.quick else assignment.FULL)
     for key in ("stages", "epochs", "seeds", "ensembles", "tta_shift"):

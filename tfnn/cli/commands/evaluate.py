@@ -1,10 +1,15 @@
 """``tfnn evaluate PATH``: accuracy and confusion matrix on the test set of
-a run folder (``model.keras`` + ``summary.json``) or a ``.keras`` file."""
+a run folder (``model.keras`` + ``summary.json``) or a ``.keras`` file.
+
+The evaluation (``tfnn.training.evaluation``) is imported when the command
+runs: ``tfnn --help`` must not wait for TensorFlow.
+"""
 
 from __future__ import annotations
 
-import json
 import logging
+
+from tfnn.provenance import write_json
 
 logger = logging.getLogger(__name__)
 
@@ -29,7 +34,5 @@ def run(args) -> int:
           f"({result['correct']}/{result['n']})")
     print(format_confusion(result["confusion_matrix"]))
     if args.json:
-        with open(args.json, "w") as fh:
-            json.dump({**result, "confusion_matrix":
-                       result["confusion_matrix"].tolist()}, fh, indent=2)
+        write_json(args.json, result)  # NumPy values become lists/numbers
     return 0

@@ -27,6 +27,7 @@ def add_arguments(parser):
 
 
 def run(args) -> int:
+    # The experiments load TensorFlow: here, not when the parser is built.
     from tfnn.studies import experiments
 
     if args.action == "list":

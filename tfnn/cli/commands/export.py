@@ -6,9 +6,23 @@ must reproduce the run's accuracy (see ``tfnn.shipping.export_run``).
 
 from __future__ import annotations
 
+import argparse
 import logging
 
+from tfnn.shipping.versions import version_number
+
 logger = logging.getLogger(__name__)
+
+
+def version_arg(text: str) -> int:
+    """``--version``: a version number in ASCII digits
+    (``tfnn.shipping.versions.version_number``)."""
+    version = version_number(text)
+    if version is None:
+        raise argparse.ArgumentTypeError(
+            f"expected a positive integer in ASCII digits. Received: "
+            f"{text!r}")
+    return version
 
 
 def add_arguments(parser):
@@ -18,13 +32,14 @@ def add_arguments(parser):
                         help="model name (default: mnist)")
     parser.add_argument("--base", default="saved_models",
                         help="folder of all models (default: saved_models)")
-    parser.add_argument("--version", type=int, default=None,
+    parser.add_argument("--version", type=version_arg, default=None,
                         help="version number (default: highest + 1)")
     parser.add_argument("--manual-dir", default=None)
     parser.add_argument("--data-dir", default=None)
 
 
 def run(args) -> int:
+    # Loads TensorFlow and the models: not at ``tfnn --help``.
     from tfnn.shipping import ExportError, export_run, read_metadata
 
     try:

@@ -1,9 +1,15 @@
-"""``tfnn predict --url URL image.png|images.npy …``: ask a server."""
+"""``tfnn predict --url URL image.png|images.npy …``: ask a server.
+
+The client (``tfnn.serving.client``) needs NumPy and httpx only, so it is
+imported here at the top, ``tfnn --help`` included.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
+
+from tfnn.serving.client import format_predictions, load_images, predict
 
 logger = logging.getLogger(__name__)
 
@@ -16,12 +22,12 @@ def add_arguments(parser):
                         help="signature_name (default: serving_default)")
     parser.add_argument("--json", action="store_true",
                         help="print JSON instead of a table")
-    parser.add_argument("images", nargs="+", help=".png or .npy files")
+    parser.add_argument("images", nargs="+",
+                        help=".png/.jpg pictures (28×28 as they are, larger "
+                        "ones made into MNIST digits) or .npy arrays")
 
 
 def run(args) -> int:
-    from tfnn.serving.client import format_predictions, load_images, predict
-
     try:
         images, labels = load_images(args.images)
         result = predict(args.url, images, signature_name=args.signature)

@@ -6,10 +6,19 @@ Rerunning the same command resumes from the run folder's last checkpoint."""
 
 from __future__ import annotations
 
+import argparse
 import logging
 import os
 
 from tfnn.cli.flags import add_dataclass_flags, dataclass_from_args
+from tfnn.config import (
+    ARCHS,
+    BN_PLACEMENTS,
+    OUTPUTS,
+    ModelConfig,
+    load_config_file,
+)
+from tfnn.runtime import prefer_kernels_for
 
 logger = logging.getLogger(__name__)
 
@@ -18,11 +27,6 @@ def before_tensorflow(argv) -> None:
     """Called with the raw arguments before TensorFlow is imported: the
     model's arch (``--arch``, else the ``--config`` file's, else mlp) picks
     the CPU kernels (:func:`tfnn.runtime.prefer_kernels_for`)."""
-    import argparse
-
-    from tfnn.config import load_config_file
-    from tfnn.runtime import prefer_kernels_for
-
     peek = argparse.ArgumentParser(add_help=False)
     peek.add_argument("--arch")
     peek.add_argument("--config")
@@ -36,12 +40,35 @@ def before_tensorflow(argv) -> None:
     prefer_kernels_for(arch or "mlp")
 
 
+# Flags whose meaning the field's name and default do not tell.
+MODEL_HELP = {
+    "initializer": "the hidden layers' initializer (the output layer's is "
+    "--output-initializer)",
+    "output_initializer": "the output layer's initializer; the default "
+    "starts the logits near 0, so the initial loss is ≈ ln 10 (note 004)",
+}
+TRAIN_HELP = {
+    "loop": "auto: tfnn.training.choose_loop picks (the fast path, its "
+    "step XLA-compiled only where that pays; the readable loop for short "
+    "runs and when distributed); fast: one compiled function per epoch; "
+    "custom: the readable per-step loop; fit: Keras's own fit",
+    "strategy": "default: one device; mirrored: every local GPU (or CPU); "
+    "multiworker: the processes of $TF_CONFIG (tfnn launch sets it; "
+    "docs/distributed.md)",
+    "collective_timeout": "multiworker: a collective (the gradients' "
+    "all-reduce) waiting longer for the other workers fails the run",
+    "startup_timeout": "multiworker: a worker that finds no complete "
+    "cluster within this many seconds exits 2",
+}
+
+
 def add_arguments(parser):
-    from tfnn.nn import activations, initializers, optimizers, schedules
-    from tfnn.config import ARCHS, BN_PLACEMENTS, OUTPUTS, ModelConfig
+    # Imported here, not at the top: these load TensorFlow, and `tfnn
+    # --help` must stay instant.
     from tfnn.data import DATASETS, PREPROCESSING
-    from tfnn.training.run import RECOMMENDED_MODEL, RECOMMENDED_TRAIN
+    from tfnn.nn import activations, initializers, optimizers, schedules
     from tfnn.training import LOOPS, STRATEGIES, TrainConfig
+    from tfnn.training.run import RECOMMENDED_MODEL, RECOMMENDED_TRAIN
 
     parser.add_argument("--config", help="JSON/YAML file with 'model' and "
                         "'train' sections; flags override it")
@@ -56,21 +83,24 @@ def add_arguments(parser):
     parser.add_argument("--no-progress", action="store_true",
                         help="no progress bars")
     add_dataclass_flags(parser, ModelConfig, group="model",
-                        defaults=RECOMMENDED_MODEL, choices={
+                        defaults=RECOMMENDED_MODEL, helps=MODEL_HELP,
+                        choices={
         "arch": ARCHS, "activation": activations.names(),
-        "initializer": initializers.names(), "output": OUTPUTS,
+        "initializer": initializers.names(),
+        "output_initializer": initializers.names(), "output": OUTPUTS,
         "bn_placement": BN_PLACEMENTS})
     add_dataclass_flags(parser, TrainConfig, group="training",
-                        defaults=RECOMMENDED_TRAIN, choices={
+                        defaults=RECOMMENDED_TRAIN, helps=TRAIN_HELP,
+                        choices={
         "dataset": DATASETS, "preprocessing": PREPROCESSING,
         "optimizer": optimizers.names(), "schedule": schedules.names(),
         "strategy": STRATEGIES, "loop": LOOPS})
 
 
 def run(args) -> int:
-    from tfnn.config import ModelConfig, load_config_file
+    # TensorFlow loads here, after before_tensorflow() chose the kernels.
+    from tfnn.training import ClusterFailed, TrainConfig, TrainingDiverged
     from tfnn.training.run import RECOMMENDED_MODEL, RECOMMENDED_TRAIN, train
-    from tfnn.training import TrainConfig, TrainingDiverged
 
     # recommended defaults < config file < flags
     file_cfg = load_config_file(args.config) if args.config else {}
@@ -87,6 +117,9 @@ def run(args) -> int:
     except TrainingDiverged as err:
         logger.error("%s", err)
         return 3
+    except ClusterFailed as err:  # multiworker: a worker was lost
+        logger.error("tfnn train: error: %s", err)
+        return 4
     logger.info("test accuracy %.4f; run folder %s (tensorboard --logdir "
                 "%s)", result.test_accuracy, out,
                 os.path.join(out, "tensorboard"))

@@ -19,6 +19,7 @@ def add_arguments(parser):
 
 
 def run(args) -> int:
+    # Loads TensorFlow: not at ``tfnn --help``.
     from tfnn.shipping import VerificationError, verify
 
     try:

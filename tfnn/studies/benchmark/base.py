@@ -1,0 +1,59 @@
+"""What every part of the benchmark shares: its two models (sizes and the
+tfnn ``ModelConfig``), their training FLOPs per example, and :class:`Path`,
+one way to train them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from tfnn.config import ModelConfig
+
+# The training paths, in the reports' order: tfnn's default (the fast
+# path), the readable loop, Keras fit, PyTorch.
+PATHS = ("tfnn", "readable", "fit", "torch")
+
+MLP_HIDDEN = (256, 256)
+CNN_FILTERS = (32, 64)
+CNN_HIDDEN = (128,)
+
+
+def tfnn_config(arch: str, seed: int = 0) -> ModelConfig:
+    """The benchmark's MLP (784-256-256-10) or CNN (32/64 conv, dense 128),
+    He-normal init seeded with ``seed``."""
+    return ModelConfig(arch=arch, hidden=MLP_HIDDEN if arch == "mlp"
+                       else CNN_HIDDEN, filters=CNN_FILTERS,
+                       initializer="he_normal",
+                       initializer_kwargs={"seed": seed})
+
+
+def mlp_flops_per_example(hidden=MLP_HIDDEN, inputs=784, classes=10):
+    """Training FLOPs per example: 6 × multiply-adds of the dense layers
+    (forward 2 FLOPs per multiply-add, backward twice the forward)."""
+    sizes = (inputs, *hidden, classes)
+    return 6 * sum(a * b for a, b in zip(sizes, sizes[1:]))
+
+
+def cnn_flops_per_example(filters=CNN_FILTERS, hidden=CNN_HIDDEN, side=28,
+                          k=3, classes=10):
+    """Training FLOPs per example of the benchmark CNN (same-padded 3×3
+    convs, 2×2 max-pool after each), 6 × multiply-adds."""
+    macs, c_in = 0, 1
+    for c_out in filters:
+        macs += side * side * k * k * c_in * c_out
+        side //= 2
+        c_in = c_out
+    sizes = (side * side * c_in, *hidden, classes)
+    macs += sum(a * b for a, b in zip(sizes, sizes[1:]))
+    return 6 * macs
+
+
+@dataclass
+class Path:
+    """One way to train: ``epoch(e)`` trains an epoch, ``accuracy()`` tests."""
+
+    name: str
+    epoch: Callable[[int], None]
+    accuracy: Callable[[], float]
+    seconds: list[float] = field(default_factory=list)
+    rss_growth_mb: float = 0.0

@@ -1,0 +1,237 @@
+"""Serving speed over gRPC: ``tfnn serve --grpc-port`` in its own process
+under a loopback load, beside the same requests over REST and an in-process
+call of the same SavedModel, all in one run.
+
+Each request is built once (a ``PredictRequest`` holding the images as a
+float32 ``TensorProto``; a REST body of the images as JSON integers, as
+``serving_load.serving_speed`` sends them), so the timings are the round
+trip: the client's send, the server's parsing, validation, model call and
+answer, and the client's receipt. The in-process call does what the server
+does with the model: the signature on a tensor, both outputs to NumPy. The
+three are timed in turns (a round of each, several rounds), so every one
+sees the same machine load; ``grpc_over_inprocess`` is the ratio of the
+p50s. Ratios, never absolute numbers, are meant to be compared
+(measurements: docs/).
+
+Reference: TensorFlow Serving's ``PredictionService.Predict``
+(``tensorflow_serving/apis/prediction_service.proto``) and its REST
+``:predict``, https://www.tensorflow.org/tfx/serving/api_rest.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import grpc
+import httpx
+import numpy as np
+import tensorflow as tf
+from tensorflow_serving.apis import (
+    get_model_status_pb2,
+    model_service_pb2_grpc,
+    predict_pb2,
+    prediction_service_pb2_grpc,
+)
+
+from tfnn import data
+from tfnn.shipping import list_versions
+
+TIMEOUT = 30.0  # seconds, every request
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class ServeProcess:
+    """``tfnn serve --grpc-port`` in its own process on free loopback ports.
+
+    A server in a thread of the client's process would share its GIL with
+    the client and its latency would measure their turn-taking; users run
+    the server as a process, so that is what is timed. Ready when gRPC's
+    ``GetModelStatus`` answers.
+
+    Attributes (inside ``with``): ``name``, ``target`` (gRPC ``host:port``),
+    ``rest_url`` (``http://…/v1/models/<name>``).
+    """
+
+    def __init__(self, model_dir, timeout=180.0, extra_args=()):
+        self.model_dir, self.timeout = model_dir, timeout
+        self.extra_args = list(extra_args)
+
+    def __enter__(self):
+        rest_port, grpc_port = _free_port(), _free_port()
+        self.name = os.path.basename(os.path.normpath(self.model_dir))
+        self.target = f"127.0.0.1:{grpc_port}"
+        self.rest_url = f"http://127.0.0.1:{rest_port}/v1/models/{self.name}"
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "tfnn", "serve", "--model-dir",
+             os.fspath(self.model_dir), "--port", str(rest_port),
+             "--grpc-port", str(grpc_port), *self.extra_args],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            self._wait_ready()
+        except BaseException:
+            self.__exit__()
+            raise
+        return self
+
+    def _wait_ready(self) -> None:
+        request = get_model_status_pb2.GetModelStatusRequest()
+        request.model_spec.name = self.name
+        deadline = time.monotonic() + self.timeout
+        with grpc.insecure_channel(self.target) as channel:
+            stub = model_service_pb2_grpc.ModelServiceStub(channel)
+            while time.monotonic() < deadline:
+                if self.proc.poll() is not None:
+                    raise RuntimeError("tfnn serve exited with "
+                                       f"{self.proc.returncode}")
+                try:
+                    stub.GetModelStatus(request, timeout=2)
+                    httpx.get(self.rest_url, timeout=2).raise_for_status()
+                    return
+                except (grpc.RpcError, httpx.HTTPError):
+                    time.sleep(0.2)
+        raise RuntimeError(f"tfnn serve did not answer in {self.timeout} s")
+
+    def __exit__(self, *exc):
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(10)
+
+
+# --------------------------------------------------------------------------
+# One request, three ways
+# --------------------------------------------------------------------------
+
+
+def grpc_predict_call(channel, model_name, images,
+                      signature="serving_default"):
+    """A function sending one prebuilt ``Predict`` of ``images`` (float32)."""
+    stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
+    request = predict_pb2.PredictRequest()
+    request.model_spec.name = model_name
+    request.model_spec.signature_name = signature
+    request.inputs["images"].CopyFrom(
+        tf.make_tensor_proto(np.asarray(images, np.float32)))
+
+    def call():
+        return stub.Predict(request, timeout=TIMEOUT)
+
+    return call
+
+
+def rest_predict_call(client: httpx.Client, model_url, images):
+    """A function posting one prebuilt ``:predict`` body of ``images``."""
+    body = json.dumps({"instances": np.asarray(images).astype(int).tolist()})
+    content = body.encode()
+    headers = {"content-type": "application/json"}
+
+    def call():
+        client.post(f"{model_url}:predict", content=content,
+                    headers=headers).raise_for_status()
+
+    return call
+
+
+def inprocess_call(model_dir, images, signature="serving_default"):
+    """A function calling the newest version's signature in this process
+    (both outputs to NumPy, as the server does)."""
+    version = list_versions(model_dir)[-1]
+    loaded = tf.saved_model.load(os.path.join(model_dir, str(version)))
+    fn = loaded.signatures[signature]
+    tensor = tf.constant(np.asarray(images, np.float32))
+
+    def call():
+        return {k: v.numpy() for k, v in fn(images=tensor).items()}
+
+    call.loaded = loaded  # keeps the variables alive
+    return call
+
+
+# --------------------------------------------------------------------------
+# Timing
+# --------------------------------------------------------------------------
+
+
+def interleaved(calls: dict, requests: int, rounds: int = 4) -> dict:
+    """Seconds of ``requests`` calls of each function, taken in turns:
+    ``rounds`` rounds of ``requests / rounds`` calls each (after one
+    warm-up call of each)."""
+    for call in calls.values():
+        call()
+    times = {name: [] for name in calls}
+    per_round = max(1, requests // rounds)
+    for _ in range(rounds):
+        for name, call in calls.items():
+            for _ in range(per_round):
+                t0 = time.perf_counter()
+                call()
+                times[name].append(time.perf_counter() - t0)
+    return times
+
+
+def latency_summary(prefix: str, seconds) -> dict:
+    """``{prefix}_requests_per_second``, ``_p50_ms`` and ``_p99_ms``."""
+    seconds = np.asarray(seconds)
+    return {
+        f"{prefix}_requests_per_second": len(seconds) / float(seconds.sum()),
+        f"{prefix}_p50_ms": 1e3 * float(np.percentile(seconds, 50)),
+        f"{prefix}_p99_ms": 1e3 * float(np.percentile(seconds, 99)),
+    }
+
+
+def grpc_latencies(target, model_name, images, requests=200) -> dict:
+    """Requests/s and p50/p99 of gRPC ``Predict`` against a running server
+    (``target``: ``host:port``), one prebuilt request of ``images``."""
+    with grpc.insecure_channel(target) as channel:
+        call = grpc_predict_call(channel, model_name, images)
+        times = interleaved({"grpc": call}, requests, rounds=1)
+    return latency_summary("grpc", times["grpc"])
+
+
+def grpc_serving_speed(model_dir, requests=200, batches=(1, 100),
+                       images=None) -> dict:
+    """gRPC ``Predict`` of ``tfnn serve --grpc-port`` (its own process),
+    beside REST ``:predict`` on the same server and an in-process call of
+    the same SavedModel, for each batch size.
+
+    Args:
+        model_dir: the model's base folder (its newest version is served).
+        requests: timed requests of each kind per batch size. Defaults to 200.
+        batches: batch sizes. Defaults to (1, 100).
+        images: the raw test images to send. Defaults to MNIST's test set.
+
+    Returns:
+        ``{"batch_<b>": {grpc_/rest_/inprocess_ + requests_per_second,
+        p50_ms, p99_ms; grpc_over_inprocess}}``.
+    """
+    x = data.load_arrays("mnist", "test")[0] if images is None else images
+    out = {}
+    with ServeProcess(model_dir) as server, \
+            grpc.insecure_channel(server.target) as channel, \
+            httpx.Client(timeout=TIMEOUT) as client:
+        for b in batches:
+            calls = {
+                "inprocess": inprocess_call(model_dir, x[:b]),
+                "rest": rest_predict_call(client, server.rest_url, x[:b]),
+                "grpc": grpc_predict_call(channel, server.name, x[:b]),
+            }
+            times = interleaved(calls, requests)
+            row = {}
+            for name, seconds in times.items():
+                row.update(latency_summary(name, seconds))
+            row["grpc_over_inprocess"] = (row["grpc_p50_ms"]
+                                          / row["inprocess_p50_ms"])
+            out[f"batch_{b}"] = row
+    return out

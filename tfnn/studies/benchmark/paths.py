@@ -1,0 +1,180 @@
+"""The training paths, timed side by side: interleaved epochs, time to a
+target accuracy, and the machine's matrix-product rate to compare with.
+
+Paths (the same architecture, He-normal init, Adam 1e-3, batch and
+epochs): ``tfnn`` (``Trainer(fast=True)``, the default), ``readable``
+(``Trainer(fast=False)``), ``fit`` (Keras ``compile``/``fit``) and
+``torch`` (:mod:`~tfnn.studies.benchmark.torch_models`; left out when
+PyTorch is not installed).
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+import os
+import statistics
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tfnn.models import build_model
+from tfnn.runtime import ONEDNN
+from tfnn.studies.benchmark.base import (
+    PATHS,
+    Path,
+    cnn_flops_per_example,
+    mlp_flops_per_example,
+    tfnn_config,
+)
+from tfnn.studies.benchmark.torch_models import torch_path
+from tfnn.studies.common import mnist, subset
+from tfnn.training import Trainer
+
+logger = logging.getLogger(__name__)
+
+
+def matmul_peak(n=2048, repeats=10) -> float:
+    """GFLOP/s of an ``n × n`` float32 matrix product (best of ``repeats``):
+    ``2·n³`` FLOPs over the fastest call."""
+    a = tf.random.normal((n, n))
+    f = tf.function(lambda a: tf.matmul(a, a))
+    f(a).numpy()
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        f(a).numpy()
+        best = min(best, time.perf_counter() - t0)
+    return 2 * n**3 / best / 1e9
+
+
+def _rss_mb() -> float:
+    import psutil  # the benchmark's optional extra (tfnn[bench])
+
+    return psutil.Process().memory_info().rss / 2**20
+
+
+def _trainer_path(name, cfg, splits, batch, seed):
+    """A :class:`Trainer` path: the fast path ("tfnn") or the readable
+    per-step loop ("readable")."""
+    trainer = Trainer(build_model(cfg), keras.optimizers.Adam(1e-3),
+                      fast=name == "tfnn")
+
+    def epoch(e):
+        trainer.run_epoch(splits.x_train, splits.y_train, batch, e, seed)
+
+    def accuracy():
+        return trainer.evaluate(splits.x_test, splits.y_test)[1]
+
+    return Path(name, epoch, accuracy)
+
+
+def _fit_path(cfg, splits, batch):
+    """Keras's own ``compile``/``fit`` on the same model."""
+    model = build_model(cfg)
+    model.compile(keras.optimizers.Adam(1e-3),
+                  keras.losses.SparseCategoricalCrossentropy(
+                      from_logits=True))
+
+    def epoch(e):
+        model.fit(splits.x_train, splits.y_train, batch_size=batch,
+                  epochs=1, verbose=0, shuffle=True)
+
+    def accuracy():
+        pred = model.predict(splits.x_test, batch_size=2000,
+                             verbose=0).argmax(-1)
+        return float((pred == splits.y_test).mean())
+
+    return Path("fit", epoch, accuracy)
+
+
+def build_paths(arch, splits, batch, seed, names):
+    """The requested paths (of :data:`PATHS`), built in that order; torch
+    is left out when it is not installed."""
+    cfg = tfnn_config(arch, seed)
+    runs = []
+    for name in names:
+        if name in ("tfnn", "readable"):
+            runs.append(_trainer_path(name, cfg, splits, batch, seed))
+        elif name == "fit":
+            runs.append(_fit_path(cfg, splits, batch))
+    if "torch" in names:
+        path = torch_path(arch, splits, batch, seed, os.cpu_count())
+        if path is not None:
+            runs.append(path)
+    return runs
+
+
+def _steady(p, n, flops):
+    """One path's numbers: the first epoch is its warm-up (tracing,
+    compilation), reported as compile time; examples/s is the median over
+    the other epochs."""
+    median = statistics.median(p.seconds[1:] or p.seconds)
+    ex_s = n / median
+    return {"examples_per_second": ex_s,
+            "gflops": ex_s * flops / 1e9,
+            "compile_seconds": max(0.0, p.seconds[0] - median),
+            "epoch_seconds": p.seconds,
+            "test_accuracy": p.accuracy(),
+            "rss_growth_mb": p.rss_growth_mb}
+
+
+def run_training(arch="mlp", epochs=4, batch=128, seed=0, n_train=None,
+                 paths=PATHS, splits=None):
+    """Interleaved epochs of every path (one epoch of each in turn, so
+    every path sees the same machine load); returns a dict of results.
+
+    Achieved GFLOP/s is examples/s times the model's training FLOPs per
+    example (:mod:`~tfnn.studies.benchmark.base`).
+    """
+    if splits is None:
+        splits = subset(mnist(), n_train)
+    flops = (mlp_flops_per_example() if arch == "mlp"
+             else cnn_flops_per_example())
+    runs = build_paths(arch, splits, batch, seed, paths)
+    n = len(splits.x_train)
+    for e in range(epochs):
+        for p in runs:
+            gc.collect()
+            before = _rss_mb()
+            t0 = time.perf_counter()
+            p.epoch(e)
+            p.seconds.append(time.perf_counter() - t0)
+            if e == 0:
+                p.rss_growth_mb = _rss_mb() - before
+            logger.info("%s %s epoch %d: %.2f s (%.0f ex/s)", arch, p.name,
+                        e + 1, p.seconds[-1], n / p.seconds[-1])
+    return {"arch": arch, "examples": n, "epochs": epochs, "batch": batch,
+            "flops_per_example": flops,
+            "paths": {p.name: _steady(p, n, flops) for p in runs},
+            "onednn": os.environ.get(ONEDNN)}
+
+
+def time_to_accuracy(target, arch="mlp", max_epochs=10, batch=128, seed=0,
+                     paths=("tfnn", "torch"), splits=None):
+    """Training seconds (evaluation excluded) until the test accuracy first
+    reaches ``target``, per path; None when it never does."""
+    if splits is None:
+        splits = mnist()
+    runs = build_paths(arch, splits, batch, seed, paths)
+    out, best = {}, {}
+    for p in runs:
+        spent, reached, curve = 0.0, None, []
+        for e in range(max_epochs):
+            t0 = time.perf_counter()
+            p.epoch(e)
+            spent += time.perf_counter() - t0
+            curve.append(p.accuracy())
+            if curve[-1] >= target:
+                reached = {"seconds": spent, "epoch": e + 1,
+                           "accuracy": curve[-1]}
+                break
+        out[p.name] = reached
+        top = int(np.argmax(curve))
+        best[p.name] = {"accuracy": curve[top], "epoch": top + 1,
+                        "curve": curve}
+        logger.info("%s reaches %.3f: %s", p.name, target, reached)
+    return {"arch": arch, "target": target, "max_epochs": max_epochs,
+            "paths": out, "best": best}

@@ -1,0 +1,105 @@
+"""The benchmark's models in PyTorch, trained the way the torch path trains
+them: eager mode, He-normal init, ``Adam(fused=True)``.
+
+PyTorch is an optional extra (``pip install torch==2.13.0``): it is
+imported only when a torch path is built (:func:`import_torch`), and every
+caller skips the torch path with a message when it is not installed.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+
+from tfnn.batching import batch_slices
+from tfnn.studies.benchmark.base import (
+    CNN_FILTERS,
+    CNN_HIDDEN,
+    MLP_HIDDEN,
+    Path,
+)
+
+logger = logging.getLogger(__name__)
+
+
+def import_torch():
+    """The ``torch`` module, or None (with a warning) when not installed."""
+    try:
+        import torch  # optional: the torch path only
+    except ImportError:
+        logger.warning("PyTorch is not installed: skipping the torch path "
+                       "(pip install torch==2.13.0)")
+        return None
+    return torch
+
+
+def torch_model(arch, seed, threads):
+    """``(model, optimizer, loss)``: the benchmark's MLP or CNN in PyTorch
+    (He normal, zero bias: the scheme of :func:`~tfnn.studies.benchmark.
+    base.tfnn_config`), fused Adam 1e-3 and cross-entropy on logits."""
+    import torch  # optional extra: imported only when it is used
+    from torch import nn
+
+    torch.manual_seed(seed)
+    torch.set_num_threads(threads)
+    if arch == "mlp":
+        sizes = (784, *MLP_HIDDEN, 10)
+        layers = [nn.Flatten()]
+        for a, b in zip(sizes, sizes[1:]):
+            layers += [nn.Linear(a, b), nn.ReLU()]
+        model = nn.Sequential(*layers[:-1])
+    else:
+        layers, c_in = [nn.Unflatten(1, (1, 28))], 1
+        for c_out in CNN_FILTERS:
+            layers += [nn.Conv2d(c_in, c_out, 3, padding=1), nn.ReLU(),
+                       nn.MaxPool2d(2)]
+            c_in = c_out
+        side = 28 // 2 ** len(CNN_FILTERS)
+        layers += [nn.Flatten(), nn.Linear(side * side * c_in, CNN_HIDDEN[0]),
+                   nn.ReLU(), nn.Linear(CNN_HIDDEN[0], 10)]
+        model = nn.Sequential(*layers)
+    for m in model.modules():
+        if isinstance(m, (nn.Linear, nn.Conv2d)):
+            nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
+            nn.init.zeros_(m.bias)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3, fused=True)
+    return model, opt, nn.CrossEntropyLoss()
+
+
+def torch_step(model, opt, loss_fn, xb, yb):
+    """One PyTorch train step, as the torch path runs it."""
+    loss = loss_fn(model(xb), yb)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+    return loss
+
+
+def torch_path(arch, splits, batch, seed, threads):
+    """The torch :class:`~tfnn.studies.benchmark.base.Path` on ``splits``
+    (a fresh permutation every epoch); None when torch is not installed."""
+    torch = import_torch()
+    if torch is None:
+        return None
+    model, opt, loss_fn = torch_model(arch, seed, threads)
+    X = torch.from_numpy(np.ascontiguousarray(splits.x_train))
+    Y = torch.from_numpy(splits.y_train.astype(np.int64))
+    gen = torch.Generator().manual_seed(seed)
+
+    def epoch(e):
+        model.train()
+        perm = torch.randperm(len(X), generator=gen)
+        for i in range(0, len(X), batch):
+            idx = perm[i:i + batch]
+            torch_step(model, opt, loss_fn, X[idx], Y[idx])
+
+    def accuracy():
+        model.eval()
+        xt = torch.from_numpy(np.ascontiguousarray(splits.x_test))
+        with torch.no_grad():
+            pred = torch.cat([model(xt[s]).argmax(1)
+                              for s in batch_slices(len(xt))])
+        return float((pred.numpy() == splits.y_test).mean())
+
+    return Path("torch", epoch, accuracy)
