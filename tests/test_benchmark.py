@@ -26,10 +26,12 @@ def test_tiny_interleaved_run_and_report(mnist):
 
     small = subset(mnist, 512, 1000)
     result = benchmark.run_training("mlp", epochs=2, splits=small,
-                                    paths=("tfnn", "readable", "fit",
-                                           "torch"))
+                                    paths=("tfnn", "prototype", "readable",
+                                           "fit", "torch"))
     paths = result["paths"]
-    assert {"tfnn", "readable", "fit"} <= set(paths)
+    assert {"tfnn", "prototype", "readable", "fit"} <= set(paths)
+    # the prototype trains too (its own minimal model and XLA epoch)
+    assert paths["prototype"]["test_accuracy"] > 0.5
     for p in paths.values():
         assert len(p["epoch_seconds"]) == 2
         assert p["examples_per_second"] > 0
@@ -39,6 +41,23 @@ def test_tiny_interleaved_run_and_report(mnist):
     report = {"matmul_gflops": 100.0, "peak_after": 100.0, "mlp": result}
     text = benchmark.format_report(report)
     assert "tfnn/readable = " in text and "| tfnn |" in text
+    assert "tfnn/prototype = " in text
+
+
+@pytest.mark.slow
+def test_bn_dropout_mlp_row_has_the_recipes_layers(mnist):
+    from tfnn.studies.common import subset
+
+    cfg = benchmark.tfnn_config("mlp_bn_dropout")
+    assert (cfg.arch, cfg.batch_norm, cfg.dropout) == ("mlp", True, 0.2)
+    result = benchmark.run_training("mlp_bn_dropout", epochs=1,
+                                    splits=subset(mnist, 512, 500),
+                                    paths=("tfnn", "prototype"))
+    # the prototype is the plain MLP's technique: not built for BN/dropout
+    assert set(result["paths"]) == {"tfnn"}
+    assert result["flops_per_example"] == benchmark.mlp_flops_per_example()
+    text = benchmark.format_report({"mlp_bn_dropout": result})
+    assert "BN → ReLU → dropout 0.2" in text
 
 
 @pytest.mark.slow
@@ -135,8 +154,8 @@ def test_profiled_step_is_the_fast_paths_step(mnist):
         np.testing.assert_array_equal(w, w0)
     parts["step"](1)
 
-    done, _, _, losses = reference.epoch_function(b)(
-        tf_tensor(x), tf_tensor(y, "int64"), tf_tensor(order[:b], "int32"))
+    done, _, _, losses = reference.epoch_function(x, y, b)(
+        tf_tensor(order[:b], "int32"))
     assert int(done) == 1 and losses.shape == (1,)
     changed = False
     for w, w_ref, w0 in zip(_weights(profiled), _weights(reference), start):

@@ -498,11 +498,14 @@ def test_version_chooser(browser, tmp_path):
             assert page.text_content("#model-in-use") == "in use: digits v2"
             options = page.locator("#version-select option")
             assert options.all_text_contents() == ["2 (newest)", "1"]
-            with page.expect_response(
-                    lambda r: r.url.endswith("/versions/1/card")):
-                page.select_option("#version-select", "1")
+            page.select_option("#version-select", "1")
+            # The card is rendered after its response arrives: wait for the
+            # DOM itself, not for the response.
+            page.wait_for_function(
+                "document.getElementById('card').textContent"
+                ".includes('digits, version 1')", timeout=10_000)
             assert page.text_content("#model-in-use") == "in use: digits v1"
-            assert "digits, version 1" in page.text_content("#card")
+            assert "digits, version 2" not in page.text_content("#card")
             pad = page.locator("#pad").bounding_box()
             with page.expect_request(
                     lambda r: r.url.endswith("/versions/1:predict")):

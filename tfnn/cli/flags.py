@@ -41,13 +41,29 @@ def add_dataclass_flags(parser, cls, choices=None, group=None,
             target.add_argument(flag, dest=f.name, type=int, nargs="+",
                                 default=None, help=help_text)
         elif origin is dict:
-            target.add_argument(flag, dest=f.name, type=json.loads,
-                                default=None, help=help_text + " (JSON)")
+            target.add_argument(flag, dest=f.name, type=json_object,
+                                default=None,
+                                help=help_text + " (a JSON object)")
         else:
             union = origin is typing.Union or origin is types.UnionType
             base = typing.get_args(kind)[0] if union else kind
             target.add_argument(flag, dest=f.name, type=base, default=None,
                                 choices=choices.get(f.name), help=help_text)
+
+
+def json_object(text: str) -> dict:
+    """An argparse ``type``: ``text`` parsed as a JSON object (a dict),
+    else an error argparse reports as one line."""
+    try:
+        value = json.loads(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(
+            f"not valid JSON ({err}). Received: {text!r}") from err
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError(
+            "must be a JSON object of argument names to values, e.g. "
+            f"'{{\"momentum\": 0.9}}'. Received: {text!r}")
+    return value
 
 
 def dataclass_from_args(cls, args, base=None):

@@ -29,13 +29,23 @@ COMMANDS = {
 }
 
 
+class Parser(argparse.ArgumentParser):
+    """An ``ArgumentParser`` whose errors are one line on stderr, exit 2:
+    ``tfnn train: error: argument --epochs: invalid int value: 'x' (tfnn
+    train --help lists the options)``. The usage of ``tfnn train`` (every
+    config field is a flag) would bury the message."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} ({self.prog} --help "
+                     "lists the options)\n")
+
 
 def _load(command: str):
     return importlib.import_module(f"tfnn.cli.commands.{command}")
 
 
 def build_parser(commands=None) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="tfnn",
         description="Training neural networks, from the notes: activations, "
         "initialization, BatchNorm, dropout, optimizers, shipping.",
@@ -75,7 +85,8 @@ def main(argv=None) -> int:
         # what to do; a traceback would only hide it. --verbose shows it.
         if args.verbose:
             raise
-        parser.exit(2, f"tfnn {args.command}: error: {err}\n")
+        message = " ".join(str(err).split())  # one line, always
+        parser.exit(2, f"tfnn {args.command}: error: {message}\n")
 
 
 if __name__ == "__main__":

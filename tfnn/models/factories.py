@@ -39,6 +39,7 @@ import keras
 
 from tfnn.config import ModelConfig
 from tfnn.nn import activations, initializers
+from tfnn.nn import dropout as tfnn_dropout
 
 
 def _activation(spec, kwargs: dict[str, Any] | None, name: str):
@@ -145,7 +146,7 @@ class _Blocks:
             layers += self.block(keras.layers.Dense, units)
             if cfg.dropout > 0:
                 layers.append(
-                    keras.layers.Dropout(
+                    tfnn_dropout.Dropout(
                         cfg.dropout, name=f"dropout_{self.index - 1}"
                     )
                 )
@@ -196,7 +197,7 @@ def build_model(
         layers.append(keras.layers.Flatten(name="flatten"))
         if config.input_dropout > 0:
             layers.append(
-                keras.layers.Dropout(config.input_dropout, name="dropout_in")
+                tfnn_dropout.Dropout(config.input_dropout, name="dropout_in")
             )
     else:
         if not config.augments:
@@ -204,7 +205,7 @@ def build_model(
                 keras.layers.Reshape((side, side, 1), name="to_nhwc"))
         if config.input_dropout > 0:
             layers.append(
-                keras.layers.Dropout(config.input_dropout, name="dropout_in")
+                tfnn_dropout.Dropout(config.input_dropout, name="dropout_in")
             )
         for filters in config.filters:
 

@@ -13,10 +13,10 @@ import os
 import keras
 
 from tfnn.models import tta
-from tfnn.nn import initializers, layers, optimizers, rbm
+from tfnn.nn import dropout, initializers, layers, optimizers, rbm
 
 # Every module that defines a registered (serializable) tfnn class.
-_DEFINING_MODULES = (layers, initializers, optimizers, rbm, tta)
+_DEFINING_MODULES = (layers, dropout, initializers, optimizers, rbm, tta)
 
 
 def custom_objects() -> dict[str, type]:

@@ -53,6 +53,8 @@ optimizers.family("nag")  # "momentum-type"
 
 from __future__ import annotations
 
+import inspect
+
 import keras
 from keras import ops
 
@@ -635,3 +637,47 @@ def nadam(learning_rate=0.001, **kwargs):
         w -= lr * m_hat / (sqrt(v_hat) + eps)
     """
     return keras.optimizers.Nadam(learning_rate=learning_rate, **kwargs)
+
+
+# --- the arguments each key takes --------------------------------------------
+
+# key -> the class its factory builds (tests check it against get(key)).
+CLASSES: dict[str, type] = {
+    "gd": keras.optimizers.SGD,
+    "sgd": keras.optimizers.SGD,
+    "momentum": keras.optimizers.SGD,
+    "nag": keras.optimizers.SGD,
+    "adagrad": keras.optimizers.Adagrad,
+    "rmsprop": keras.optimizers.RMSprop,
+    "adadelta": keras.optimizers.Adadelta,
+    "ftrl": keras.optimizers.Ftrl,
+    "proximal_gd": ProximalGradientDescent,
+    "proximal_adagrad": ProximalAdagrad,
+    "adagrad_da": AdagradDA,
+    "adam": keras.optimizers.Adam,
+    "adamax": keras.optimizers.Adamax,
+    "nadam": keras.optimizers.Nadam,
+}
+# Set by the factory itself: not a keyword a user may pass.
+FIXED_ARGUMENTS = {"nag": ("nesterov",)}
+
+
+def arguments(key: str) -> list[str]:
+    """The keyword arguments the optimizer ``key`` takes besides
+    ``learning_rate``: its class's constructor's, through the class's
+    bases (``beta_1``, ``clipnorm``, ``weight_decay`` …), read from the
+    signatures, so nothing is built (no TensorFlow variable is made).
+
+    Raises:
+        ValueError: for an unknown key; the message lists the valid keys.
+    """
+    key = OPTIMIZERS.key(key)
+    names = set()
+    for cls in CLASSES[key].__mro__:
+        init = cls.__dict__.get("__init__")
+        if init is not None and cls is not object:
+            names.update(
+                name for name, p in inspect.signature(init).parameters.items()
+                if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY))
+    names -= {"self", "learning_rate", *FIXED_ARGUMENTS.get(key, ())}
+    return sorted(names)

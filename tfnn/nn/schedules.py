@@ -14,6 +14,8 @@ lowers it as training goes:
 
 from __future__ import annotations
 
+import inspect
+
 import keras
 
 from tfnn.registry import Registry
@@ -74,3 +76,22 @@ def get(name, learning_rate, steps_per_epoch, epochs, **kwargs):
 def names():
     """The schedule keys, sorted."""
     return SCHEDULES.names()
+
+
+# Every schedule's factory gets these from the run; the rest of its
+# parameters are what ``schedule_kwargs`` may hold.
+RUN_ARGUMENTS = ("learning_rate", "steps_per_epoch", "epochs")
+
+
+def arguments(name) -> list[str]:
+    """The keyword arguments the schedule ``name`` takes beyond
+    ``RUN_ARGUMENTS`` (``step``: ``step_epochs``, ``gamma``), read from its
+    factory's signature.
+
+    Raises:
+        ValueError: for an unknown name; the message lists the valid ones.
+    """
+    factory = {"constant": _constant, "step": _step,
+               "cosine": _cosine}[SCHEDULES.key(name)]
+    return [p for p in inspect.signature(factory).parameters
+            if p not in RUN_ARGUMENTS]

@@ -42,12 +42,13 @@ from tfnn.training.config import LOOPS, STRATEGIES, TrainConfig
 from tfnn.training.distribute import (
     dtype_policy,
     epoch_dataset,
+    epoch_order,
     epoch_seed,
     make_multiworker_strategy,
     make_strategy,
     set_seed,
 )
-from tfnn.training.fast_path import epoch_order, make_epoch_function
+from tfnn.training.fast_path import make_epoch_function
 from tfnn.training.history import History
 from tfnn.training.keras_fit import fit_keras
 from tfnn.training.sanity import overfit_check

@@ -32,19 +32,29 @@ from tfnn.training.steps import compute_loss, current_learning_rate
 logger = logging.getLogger(__name__)
 
 HISTORY_FILE = "history.json"  # beside the checkpoints
+LOSS_GUARDS = ("stop", "warn", "off")  # see StopOnNonFinite
 
 
 class TrainingDiverged(RuntimeError):
-    """The loss became NaN or Inf: gradients exploded."""
+    """The loss became NaN or Inf, or climbed above ``factor`` × the
+    initial loss: the learning rate is too high."""
 
 
-def diverged_message(epoch, step, loss, learning_rate, checkpoint=None):
-    """Note 004's advice when the loss turns NaN/Inf at ``epoch``, ``step``
-    (both from 0), naming the last good checkpoint if there is one."""
+def diverged_message(epoch, step, loss, learning_rate, checkpoint=None,
+                     initial_loss=None, factor=None):
+    """Note 004's advice when the loss turns NaN/Inf (or, given
+    ``initial_loss`` and ``factor``, climbs above ``factor`` × it) at
+    ``epoch``, ``step`` (both from 0), naming the last good checkpoint if
+    there is one."""
     where = (f"the last good checkpoint, {checkpoint}, is intact"
              if checkpoint else "no checkpoint was written")
+    what = f"the loss became {loss}"
+    if initial_loss is not None:
+        what = (f"the loss rose to {loss:.4g}, above {factor:g} × the "
+                f"initial loss {initial_loss:.4g} (note 004's babysitting "
+                "rule)")
     return (
-        f"Training stopped: the loss became {loss} at epoch {epoch + 1}, "
+        f"Training stopped: {what} at epoch {epoch + 1}, "
         f"step {step + 1}. Exploding gradients: the learning rate "
         f"{learning_rate:g} is too high for this model and initialization "
         "(note 004: try it 3-10x smaller on a log scale, or a smaller "
@@ -53,35 +63,92 @@ def diverged_message(epoch, step, loss, learning_rate, checkpoint=None):
 
 
 class StopOnNonFinite(keras.callbacks.Callback):
-    """Raise :class:`TrainingDiverged` at the first batch whose running
-    loss is NaN or Inf (cross-entropy is ≥ 0, so the running mean turns
-    non-finite exactly when one step's loss does).
+    """The loss guard of every loop: raise :class:`TrainingDiverged` at
+    the first batch whose running loss is NaN or Inf (cross-entropy is
+    ≥ 0, so the running mean turns non-finite exactly when one step's loss
+    does), and apply note 004's babysitting rule: a running loss above
+    ``factor`` × the initial loss means the learning rate is too high.
+
+    The initial loss is ``initial_loss`` if given (the loss before
+    training, :meth:`~tfnn.training.Trainer.initial_loss`), else the first
+    step's loss of a run that starts at step 0 (the batch-0 log when the
+    optimizer has made exactly one step: that loss was computed before the
+    step's update); a resumed run given none skips the rule.
 
     Args:
         optimizer: whose learning rate the message names. Defaults to the
             model's compiled optimizer.
         checkpoint_dir: where the last good checkpoint would be.
+        loss_guard: what a loss above ``factor`` × the initial loss does:
+            ``"stop"`` (raise), ``"warn"`` (log a warning, once) or
+            ``"off"``. A NaN/Inf loss always stops. Defaults to "stop".
+        factor: Defaults to 3 (note 004).
+        initial_loss: the loss before training. Optional.
     """
 
-    def __init__(self, optimizer=None, checkpoint_dir=None):
+    def __init__(self, optimizer=None, checkpoint_dir=None,
+                 loss_guard="stop", factor=3.0, initial_loss=None):
         super().__init__()
+        if loss_guard not in LOSS_GUARDS:
+            raise ValueError(f"Unknown loss_guard {loss_guard!r}; choose "
+                             f"from {list(LOSS_GUARDS)}")
+        if not factor > 1:
+            raise ValueError(f"factor must be > 1. Received: factor={factor}")
         self.optimizer = optimizer
         self.checkpoint_dir = checkpoint_dir
+        self.loss_guard = loss_guard
+        self.factor = float(factor)
+        self.initial_loss = (None if initial_loss is None
+                             else float(initial_loss))
+        self.warned = False
         self.epoch = 0
+        self.rate = None  # the rate of the steps the next report covers
 
     def on_epoch_begin(self, epoch, logs=None):
         self.epoch = epoch
+        self.rate = current_learning_rate(self.get_optimizer())
 
     def on_train_batch_end(self, batch, logs=None):
         loss = (logs or {}).get("loss")
-        if loss is None or math.isfinite(loss):
+        if loss is None:
             return
-        optimizer = self.optimizer or self.model.optimizer
+        loss = float(loss)
+        if not math.isfinite(loss):
+            raise TrainingDiverged(self.message(batch, loss))
+        if self.loss_guard != "off":
+            self.check_explode(batch, loss)
+        self.rate = current_learning_rate(self.get_optimizer())
+
+    def check_explode(self, batch, loss):
+        """Note 004's rule on the running ``loss`` at ``batch``."""
+        if self.initial_loss is None:
+            if batch == 0 and int(self.get_optimizer().iterations) == 1:
+                self.initial_loss = loss  # the first step's, before it
+            return
+        if loss <= self.factor * self.initial_loss:
+            return
+        text = self.message(batch, loss, explode=True)
+        if self.loss_guard == "stop":
+            raise TrainingDiverged(text)
+        if not self.warned:
+            self.warned = True
+            logger.warning("%s Training goes on (loss_guard 'warn').",
+                           text.replace("Training stopped: ", "Warning: "))
+
+    def get_optimizer(self):
+        return self.optimizer or self.model.optimizer
+
+    def message(self, batch, loss, explode=False) -> str:
+        """:func:`diverged_message` for ``loss`` at ``batch`` of the
+        current epoch, naming the learning rate of the step that made it
+        (a per-step report; the epoch's first step's on the fast path)."""
         latest = (tf.train.latest_checkpoint(self.checkpoint_dir)
                   if self.checkpoint_dir else None)
-        raise TrainingDiverged(diverged_message(
-            self.epoch, batch, loss, current_learning_rate(optimizer),
-            latest))
+        rate = (self.rate if self.rate is not None
+                else current_learning_rate(self.get_optimizer()))
+        return diverged_message(
+            self.epoch, batch, loss, rate, latest,
+            self.initial_loss if explode else None, self.factor)
 
 
 class RecordHistory(keras.callbacks.Callback):

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import keras
 
 from tfnn import data as tfnn_data
+from tfnn.nn import dropout as tfnn_dropout
 
 # A run shorter than this many steps (epochs × batches) takes the readable
 # loop: the fast path traces and compiles a second function, the whole-epoch
@@ -38,25 +39,31 @@ class LoopChoice:
 
 
 def fast_path_jit(model) -> bool:
-    """Whether XLA may compile ``model``'s train step on the fast path.
+    """Whether XLA may compile ``model``'s fast path (the whole epoch).
 
     Not for models with
 
     * convolutions: XLA's CPU convolutions are far slower than
       TensorFlow's own kernels (oneDNN's or Eigen's, see
       :mod:`tfnn.runtime`);
-    * dropout: XLA:CPU compiles the per-step random mask of Keras's
-      ``Dropout`` into a step that, for some layer shapes, is many times
-      slower than the graph step (a single wide hidden layer with dropout
-      was the worst case measured);
+    * Keras's own ``Dropout``: XLA:CPU expands its Philox generator into
+      every fusion that reads the mask, many times slower than the graph
+      step for wide layers; tfnn's factories build
+      :class:`tfnn.nn.dropout.Dropout` instead, whose hashed mask XLA
+      fuses cheaply, and which is allowed;
     * random image augmentation: XLA has no kernel for the image transform
       (``ImageProjectiveTransformV3``) of Keras's random shift and rotation.
 
-    Everything else (dense layers, BatchNorm, activations) may be compiled.
+    Everything else (dense layers, BatchNorm, activations, tfnn's dropout)
+    may be compiled.
     """
-    not_for_xla = (keras.layers.Conv2D, keras.layers.Dropout,
-                   keras.layers.RandomTranslation, keras.layers.RandomRotation)
-    return not any(isinstance(layer, not_for_xla) for layer in model.layers)
+    not_for_xla = (keras.layers.Conv2D, keras.layers.RandomTranslation,
+                   keras.layers.RandomRotation)
+    return not any(
+        isinstance(layer, not_for_xla) or (
+            isinstance(layer, keras.layers.Dropout)
+            and not isinstance(layer, tfnn_dropout.Dropout))
+        for layer in model.layers)
 
 
 def choose_loop(model, train_config, n_examples: int,
@@ -111,12 +118,15 @@ def choose_loop(model, train_config, n_examples: int,
                           f"< {FAST_PATH_MIN_STEPS}: the fast path's compile "
                           "would not pay)")
     if tc.jit:
-        return LoopChoice("fast", True, "fast path, XLA step (jit=True)")
+        return LoopChoice("fast", True, "fast path, the epoch one XLA "
+                          "computation (jit=True)")
     if not fast_path_jit(model):
-        return LoopChoice("fast", False, "fast path, graph step (the model "
-                          "has convolutions, dropout or augmentation)")
+        return LoopChoice("fast", False, "fast path, graph loop (the model "
+                          "has convolutions, Keras's dropout or "
+                          "augmentation)")
     if tc.loop == "auto" and steps < XLA_MIN_STEPS:
-        return LoopChoice("fast", False, f"fast path, graph step ({steps} "
+        return LoopChoice("fast", False, f"fast path, graph loop ({steps} "
                           f"steps < {XLA_MIN_STEPS}: XLA's compile would "
                           "not pay)")
-    return LoopChoice("fast", True, "fast path, XLA step")
+    return LoopChoice("fast", True, "fast path, the epoch one XLA "
+                      "computation")

@@ -23,6 +23,7 @@ import errno
 import json
 import logging
 import os
+import re
 import socket
 import sys
 import tempfile
@@ -34,6 +35,10 @@ logger = logging.getLogger(__name__)
 TF_CONFIG = "TF_CONFIG"
 JOBS = ("chief", "worker")  # the jobs MultiWorkerMirroredStrategy trains on
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
+# A task in TensorFlow's messages: /job:worker/replica:0/task:1
+TASK_NAME = re.compile(r"/job:(\w+)/replica:\d+/task:(\d+)")
+# The prefix of an op's error: {{function_node …}} or {{node …}}
+FUNCTION_NODE = re.compile(r"\{\{[^}]*\}\}")
 
 
 class ClusterFailed(RuntimeError):
@@ -41,14 +46,25 @@ class ClusterFailed(RuntimeError):
     lost (killed, its machine gone) or a collective timed out."""
 
 
-def describe_failure(message: str) -> str:
-    """One line out of TensorFlow's many about a failed collective: the
-    tasks it names as lost, else its first line."""
-    lines = [ln.strip() for ln in str(message).splitlines() if ln.strip()]
-    lost = sorted({ln for ln in lines if ln.startswith("/job:")})
+def describe_failure(message: str, cluster: Cluster | None = None) -> str:
+    """One line out of TensorFlow's many about a failed collective: which
+    other tasks it names (``/job:worker/replica:0/task:1``, or a task's
+    ``host:port`` when ``cluster`` is given), then why, e.g. ``lost worker
+    1 (127.0.0.1:4001): ... Connection refused``."""
+    text = str(message)
+    lost = {f"{job} {index}" for job, index in TASK_NAME.findall(text)}
+    if cluster is not None:
+        lost |= {f"{job} {i}" for job, addresses in cluster.jobs.items()
+                 for i, address in enumerate(addresses) if address in text}
+        lost.discard(cluster.name)
+        where = {f"{job} {i}": a for job, addresses in cluster.jobs.items()
+                 for i, a in enumerate(addresses)}
+        lost = {f"{t} ({where[t]})" if t in where else t for t in lost}
+    lines = [FUNCTION_NODE.sub("", ln).strip() for ln in text.splitlines()]
+    why = next((ln for ln in lines if ln), "unknown error")[:240]
     if lost:
-        return "lost " + ", ".join(lost) + " (it stopped sending heartbeats)"
-    return (lines[0] if lines else "unknown error")[:300]
+        return f"lost {', '.join(sorted(lost))}: {why}"
+    return why
 
 
 @dataclass(frozen=True)
@@ -179,9 +195,13 @@ def from_env(environ=None) -> Cluster | None:
 
 
 def port_in_use(host: str, port: int) -> bool:
-    """Whether ``port`` on ``host`` (a local address) cannot be bound."""
+    """Whether ``port`` on ``host`` (a local address) cannot be bound:
+    another process listens there. Connections of an ended run still in
+    TIME_WAIT do not count (``SO_REUSEADDR``, as TensorFlow's server binds:
+    a restarted group reuses its ports)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
         except OSError as err:

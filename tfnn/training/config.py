@@ -16,6 +16,7 @@ from tfnn import data as tfnn_data
 from tfnn.config import dataclass_from_dict
 from tfnn.nn import optimizers as tfnn_optimizers
 from tfnn.nn import schedules as tfnn_schedules
+from tfnn.training.callbacks import LOSS_GUARDS
 
 STRATEGIES = ("default", "mirrored", "multiworker")
 # "auto": :func:`tfnn.training.choose_loop` picks; the others force a loop.
@@ -52,6 +53,10 @@ class TrainConfig:
     #                     (all-reduce) may wait for the other workers
     startup_timeout: float = 120.0  # multiworker: seconds to wait for every
     #                     worker of TF_CONFIG to join at startup
+    loss_guard: str = "stop"  # a loss above loss_guard_factor × the
+    #                     initial loss: "stop", "warn" (once) or "off"
+    loss_guard_factor: float = 3.0  # note 004: above 3× the initial loss,
+    #                     the learning rate is too high
 
     def __post_init__(self):
         if self.optimizer == "gd" and self.batch_size != 0:
@@ -72,9 +77,14 @@ class TrainConfig:
             raise ValueError(
                 f"learning_rate must be > 0. Received: {self.learning_rate}"
             )
+        if not self.loss_guard_factor > 1:
+            raise ValueError(
+                "loss_guard_factor must be > 1. Received: "
+                f"loss_guard_factor={self.loss_guard_factor}")
         for name, value, choices in (
             ("strategy", self.strategy, STRATEGIES),
             ("loop", self.loop, LOOPS),
+            ("loss_guard", self.loss_guard, LOSS_GUARDS),
             ("dataset", self.dataset, tfnn_data.DATASETS),
             ("preprocessing", self.preprocessing, tfnn_data.PREPROCESSING),
         ):
@@ -82,8 +92,10 @@ class TrainConfig:
                 raise ValueError(
                     f"Unknown {name} {value!r}; choose from {list(choices)}"
                 )
-        tfnn_optimizers.OPTIMIZERS.key(self.optimizer)
-        tfnn_schedules.SCHEDULES.key(self.schedule)
+        check_kwargs("optimizer", self.optimizer, self.optimizer_kwargs,
+                     tfnn_optimizers.arguments(self.optimizer))
+        check_kwargs("schedule", self.schedule, self.schedule_kwargs,
+                     tfnn_schedules.arguments(self.schedule))
 
     def replace(self, **changes) -> TrainConfig:
         """A copy with ``changes`` applied (validated again)."""
@@ -95,3 +107,27 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
         return dataclass_from_dict(cls, d)
+
+
+def check_kwargs(kind: str, name: str, kwargs, valid) -> None:
+    """``kwargs`` (``optimizer_kwargs``, ``schedule_kwargs``) is a mapping
+    of arguments that the ``kind`` ``name`` takes (``valid``, read from
+    its factory's signature), so a typo fails before any data is loaded.
+
+    Raises:
+        ValueError: naming the unknown arguments and the valid ones.
+    """
+    field_name = f"{kind}_kwargs"
+    if not isinstance(kwargs, dict):
+        raise ValueError(
+            f"{field_name} must be a mapping of argument names to values. "
+            f"Received: {field_name}={kwargs!r}")
+    unknown = sorted(map(str, set(kwargs) - set(valid)))
+    if unknown:
+        takes = (f"its arguments are {list(valid)}" if valid
+                 else "it takes none")
+        rate = ("; the learning rate is the learning_rate field"
+                if "learning_rate" in unknown else "")
+        raise ValueError(
+            f"{field_name}: {kind} {name!r} takes no argument "
+            f"{', '.join(map(repr, unknown))}; {takes}{rate}")

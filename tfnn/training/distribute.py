@@ -146,7 +146,34 @@ def collective_errors(cluster):
             raise
         raise tfnn_cluster.ClusterFailed(
             f"{cluster.name}: the cluster failed: "
-            f"{tfnn_cluster.describe_failure(err.message)}") from err
+            f"{tfnn_cluster.describe_failure(err.message, cluster)}"
+        ) from err
+
+
+def synchronize_batch_norm(model) -> int:
+    """Make every BatchNormalization layer of ``model`` normalize with the
+    statistics of the global batch, all-reduced across the replicas
+    (Keras's ``synchronized=True``), instead of its replica's slice.
+
+    With it, R replicas train the same function as one process on the
+    whole batch (``mean = Σ_r Σ x / Σ_r n``, ``var = E[x²] − mean²``), and
+    the moving statistics, updated from those global moments, stay equal
+    on every replica (Keras creates them with ``aggregation="none"``: a
+    replica's own statistics would let the workers' copies drift apart).
+    Inference (``training=False``) reads the moving statistics and does
+    not change.
+
+    Returns:
+        How many layers were switched.
+    """
+    found, stack = 0, list(model.layers)
+    while stack:  # nested models and blocks too
+        layer = stack.pop()
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.synchronized = True
+            found += 1
+        stack += list(getattr(layer, "layers", None) or [])
+    return found
 
 
 @contextlib.contextmanager
@@ -167,18 +194,36 @@ def epoch_seed(seed, epoch) -> int:
     return int(seed) * 100003 + int(epoch)
 
 
+def epoch_order(n, seed, epoch) -> np.ndarray:
+    """The order in which epoch ``epoch`` visits the ``n`` examples, the
+    same for every loop (the readable one, the fast path, Keras fit and
+    each worker's shard), so the loop a run takes changes its speed, not
+    its numbers: a NumPy permutation drawn from :func:`epoch_seed` only
+    (``default_rng(epoch_seed).permutation(n)``), so a resumed run repeats
+    it exactly. Drawing it takes about a millisecond for 60,000 examples
+    (a ``tf.data`` shuffle of the indices took a tenth of a second, a
+    tenth of a whole fast-path epoch of the MLP)."""
+    rng = np.random.default_rng(epoch_seed(seed, epoch) % 2**63)
+    return rng.permutation(int(n)).astype(np.int32)
+
+
 def epoch_dataset(x, y, batch_size, epoch, seed, drop_remainder=False,
                   strategy=None):
     """Epoch ``epoch``'s batches for the readable loop and Keras fit.
 
-    The order is a shuffle seeded with :func:`epoch_seed` (and TensorFlow's
-    global seed) only, so a resumed run sees exactly the batches of an
-    uninterrupted one. Under a strategy of several replicas the dataset is
-    distributed (each batch split across the replicas).
+    The order is :func:`epoch_order`'s, drawn from ``(seed, epoch)``
+    only, so a resumed run sees exactly the batches of an uninterrupted
+    one. Under a strategy of several replicas the dataset is distributed
+    (each batch split across the replicas).
     """
+    order = epoch_order(len(y), seed, epoch)
+
+    def take(a):
+        return tf.gather(a, order) if tf.is_tensor(a) else np.asarray(a)[order]
+
     ds = tfnn_data.make_dataset(
-        x, y, batch_size=batch_size, shuffle=True,
-        seed=epoch_seed(seed, epoch), drop_remainder=drop_remainder,
+        take(x), take(y), batch_size=batch_size, shuffle=False,
+        drop_remainder=drop_remainder,
     )
     if strategy is not None and strategy.num_replicas_in_sync > 1:
         return strategy.experimental_distribute_dataset(ds)

@@ -24,7 +24,8 @@ def fit_keras(model, optimizer, x, y, *, epochs=1, batch_size=128,
               validation=None, seed=0, drop_remainder=False,
               from_logits=True, verbose=0, callbacks=None,
               checkpoints=None, history_path=None,
-              strategy=None) -> History:
+              strategy=None, loss_guard="stop", loss_guard_factor=3.0,
+              initial_loss=None) -> History:
     """Train ``model`` with Keras's ``compile``/``fit`` on the batches the
     readable loop would use (the same per-epoch order), into a History.
 
@@ -52,13 +53,18 @@ def fit_keras(model, optimizer, x, y, *, epochs=1, batch_size=128,
             the checkpoints). Optional.
         strategy: the ``tf.distribute`` strategy the model was built
             under. Defaults to the default one.
+        loss_guard, loss_guard_factor, initial_loss: note 004's rule, as
+            in :meth:`tfnn.training.Trainer.fit`; without
+            ``initial_loss`` the first step's loss of a fresh run is the
+            reference (:class:`StopOnNonFinite`).
 
     Returns:
         The :class:`History` (no per-step losses: ``fit`` reports running
         means).
 
     Raises:
-        TrainingDiverged: the loss became NaN/Inf.
+        TrainingDiverged: the loss became NaN/Inf or climbed above
+            ``loss_guard_factor`` × the initial loss.
     """
     model.compile(
         optimizer=tfnn_optimizers.get(optimizer),
@@ -85,7 +91,10 @@ def fit_keras(model, optimizer, x, y, *, epochs=1, batch_size=128,
     own.append(RecordHistory(history))
     if history_path:
         own.append(HistoryWriter(history, history_path))
-    own += [StopOnNonFinite(), EpochLogger()]
+    own += [StopOnNonFinite(
+        checkpoint_dir=checkpoints.directory if checkpoints else None,
+        loss_guard=loss_guard, factor=loss_guard_factor,
+        initial_loss=initial_loss), EpochLogger()]
     model.fit(ds, epochs=epochs, initial_epoch=initial,
               steps_per_epoch=steps, shuffle=False,
               validation_data=validation, verbose=verbose,

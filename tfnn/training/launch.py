@@ -11,8 +11,8 @@ console.
 
 * When a worker fails (a non-zero exit, or killed by a signal), the others
   are stopped (SIGTERM to their process groups, SIGKILL after
-  ``grace`` seconds) and the launcher exits non-zero with one line naming
-  the worker, followed by the end of its log.
+  ``grace`` seconds) and the launcher exits non-zero; one line naming
+  the worker comes at once, the end of its log after the stop.
 * Ctrl-C (or SIGTERM to the launcher) stops every worker the same way.
 * ``restarts=K``: after a lost worker the whole group starts again, up to
   K times, like Keras's ``BackupAndRestore``: every worker resumes from
@@ -47,6 +47,9 @@ logger = logging.getLogger(__name__)
 HOST = "127.0.0.1"  # workers listen on loopback only
 NOT_RETRIED = (2, 3)  # bad input, diverged: the same again on a restart
 STATE_FILE = "workers.json"  # LOG_DIR/workers.json: this attempt's pids
+# TensorFlow's INFO lines, left out of the log tail shown on a failure
+NOISE = ("I0000", "INFO:tensorflow:", "Collective all_reduce tensors",
+         "WARNING: All log messages before absl")
 
 
 @dataclass(frozen=True)
@@ -63,7 +66,8 @@ class LaunchConfig:
             to a temporary folder, removed after a success.
         grace: seconds between SIGTERM and SIGKILL when stopping workers,
             and the time the others get to finish once one has finished.
-            Defaults to 10.
+            Defaults to 5 (TensorFlow catches SIGTERM in a worker, so a
+            stop usually takes the whole grace).
         verbose: run the workers with ``tfnn -v`` (DEBUG logs, among them
             the example indices each worker trains on).
     """
@@ -72,7 +76,7 @@ class LaunchConfig:
     port_base: int | None = None
     restarts: int = 0
     log_dir: str | None = None
-    grace: float = 10.0
+    grace: float = 5.0
     verbose: bool = False
 
     def __post_init__(self):
@@ -93,13 +97,21 @@ class LaunchConfig:
 
 
 def train_arguments(train_args) -> list[str]:
-    """``train_args`` with ``--strategy multiworker`` (added when absent;
-    ValueError if another strategy is asked)."""
+    """``train_args`` with ``--strategy multiworker`` (added when absent).
+
+    Raises:
+        ValueError: no flags at all (``tfnn launch --workers 2`` alone is
+            a mistake more often than a wish for every default), or
+            another ``--strategy``.
+    """
     args = list(train_args)
     if args and args[0] == "--":
         args = args[1:]
     if args and args[0] == "train":  # `tfnn launch -- train --epochs 2`
         args = args[1:]
+    if not args:
+        raise ValueError("no tfnn train flags after --: e.g. tfnn launch "
+                         "--workers 2 -- --epochs 2 --out runs/mw")
     for i, arg in enumerate(args):
         value = None
         if arg == "--strategy" and i + 1 < len(args):
@@ -152,12 +164,14 @@ def exit_status(returncode: int) -> int:
 
 
 def log_tail(path: str, lines: int = 20) -> str:
-    """The last ``lines`` lines of the file at ``path``."""
+    """The last ``lines`` lines of the file at ``path``, leaving out
+    TensorFlow's INFO chatter (:data:`NOISE`)."""
     try:
         with open(path, errors="replace") as fh:
-            return "".join(fh.readlines()[-lines:])
+            kept = [ln for ln in fh if not ln.startswith(NOISE)]
     except OSError:
         return ""
+    return "".join(kept[-lines:])
 
 
 class Worker:
@@ -304,19 +318,22 @@ def run_attempt(train_args, config: LaunchConfig, log_dir, attempt,
     """
     workers = start_workers(train_args, config, log_dir, attempt, stream,
                             env)
+    failed = None
     try:
         failed = watch(workers, config.grace)
+        if failed is not None:  # said at once; stopping takes up to grace
+            logger.error("tfnn launch: %s; stopping the other workers "
+                         "(logs in %s)", failed.describe(), log_dir)
     finally:
         stop(workers, config.grace)
         shutil.rmtree(os.path.join(log_dir, "tmp"), ignore_errors=True)
     return failed
 
 
-def report_failure(failed: Worker, log_dir: str, stream) -> None:
-    """One line naming the failed worker, then the end of its log."""
-    logger.error("tfnn launch: %s; stopped the other workers (logs in %s)",
-                 failed.describe(), log_dir)
-    if failed.index != 0:  # the chief's output was on the console already
+def report_failure(failed: Worker, stream) -> None:
+    """The end of the failed worker's log (the chief's output was on the
+    console already), without TensorFlow's INFO lines."""
+    if failed.index != 0:
         tail = log_tail(failed.log_path)
         stream.write(f"--- end of {failed.log_path} ---\n{tail}")
         stream.flush()
@@ -344,6 +361,8 @@ def launch(train_args, config: LaunchConfig = LaunchConfig(), stream=None,
     """
     stream = stream or sys.stdout
     train_args = train_arguments(train_args)
+    if config.port_base is not None:  # a port in use: before anything
+        cluster_ports(config)
     own_log_dir = config.log_dir is None
     log_dir = config.log_dir or tempfile.mkdtemp(prefix="tfnn-launch-")
     os.makedirs(log_dir, exist_ok=True)
@@ -360,7 +379,7 @@ def launch(train_args, config: LaunchConfig = LaunchConfig(), stream=None,
                 if own_log_dir:
                     shutil.rmtree(log_dir, ignore_errors=True)
                 return 0
-            report_failure(failed, log_dir, stream)
+            report_failure(failed, stream)
             code = failed.process.returncode
             if attempt > config.restarts or code in NOT_RETRIED:
                 return exit_status(code)

@@ -50,6 +50,7 @@ from tfnn.training.distribute import (
     dtype_policy,
     make_strategy,
     set_seed,
+    synchronize_batch_norm,
 )
 from tfnn.training.history import History
 from tfnn.training.keras_fit import fit_keras
@@ -71,6 +72,14 @@ logger = logging.getLogger(__name__)
 RECOMMENDED_MODEL = ModelConfig(batch_norm=True, dropout=0.2,
                                 output_initializer="small_normal")
 RECOMMENDED_TRAIN = TrainConfig(schedule="cosine")
+# Keras 3.15's fit fails under MultiWorkerMirroredStrategy before its
+# first step: it reduces a batch's (x, y) pair of PerReplica values as one
+# value, and (with that worked around) the step's scalar logs over an axis
+# 0 they do not have. Refused before the cluster starts, not mid-run.
+MULTIWORKER_FIT = ("--loop fit does not run under --strategy multiworker "
+                   "with this Keras (3.15: its fit fails under "
+                   "MultiWorkerMirroredStrategy); use --loop custom or "
+                   "auto (the readable loop), docs/distributed.md")
 
 
 @dataclass
@@ -133,6 +142,8 @@ def train(model_config: ModelConfig = ModelConfig(),
     with strategy.scope(), dtype_policy(tc.mixed_precision):
         model = build_model(model_config)
         optimizer = make_optimizer(tc, steps)
+    if strategy.num_replicas_in_sync > 1:  # BN on the global batch
+        synchronize_batch_norm(model)
     pretraining = None
     if model_config.initializer == "rbm":
         pretraining = rbm_pretrain(model, model_config, splits)
@@ -148,7 +159,7 @@ def train(model_config: ModelConfig = ModelConfig(),
             initial, overfit = babysit(trainer, model_config, tc, splits)
             t_train = time.perf_counter()
             history = fit(trainer, choice, tc, splits, out_dir, progress,
-                          write_to)
+                          write_to, initial_loss=initial["loss"])
             train_seconds = time.perf_counter() - t_train
             test_loss, test_accuracy = evaluate_test(trainer, splits)
             summary = {
@@ -180,6 +191,8 @@ def run_strategy(train_config: TrainConfig, devices=None):
     under ``multiworker`` with ``TF_CONFIG``, this process's
     :class:`~tfnn.training.cluster.Cluster` (else None)."""
     tc = train_config
+    if tc.strategy == "multiworker" and tc.loop == "fit":
+        raise ValueError(MULTIWORKER_FIT)
     strategy = make_strategy(tc.strategy, devices, tc.collective_timeout,
                              tc.startup_timeout)
     cluster = (tfnn_cluster.from_env() if tc.strategy == "multiworker"
@@ -257,12 +270,18 @@ def babysit(trainer: Trainer, model_config: ModelConfig,
 
 
 def fit(trainer: Trainer, choice: LoopChoice, train_config: TrainConfig,
-        splits, out_dir=None, progress=True, write_dir=None) -> History:
+        splits, out_dir=None, progress=True, write_dir=None,
+        initial_loss=None) -> History:
     """Train with the loop ``choice`` names, the Trainer's or Keras's
     ``fit``, resuming from the checkpoints in ``out_dir`` and writing
     checkpoints and TensorBoard logs into ``write_dir`` (defaults to
-    ``out_dir``; a non-chief worker's temporary folder)."""
+    ``out_dir``; a non-chief worker's temporary folder). Every loop stops
+    the same way at a NaN/Inf loss or, as ``train_config.loss_guard``
+    says, at one above ``loss_guard_factor`` × ``initial_loss`` (the
+    loss before training, :func:`babysit`'s)."""
     tc = train_config
+    guard = {"loss_guard": tc.loss_guard, "initial_loss": initial_loss,
+             "loss_guard_factor": tc.loss_guard_factor}
     write_dir = write_dir or out_dir
     validation = ((splits.x_val, splits.y_val) if len(splits.x_val)
                   else None)
@@ -280,13 +299,13 @@ def fit(trainer: Trainer, choice: LoopChoice, train_config: TrainConfig,
             callbacks=extra, strategy=trainer.strategy,
             checkpoints=resume and Checkpoints(trainer, resume,
                                                save_dir=save),
-            history_path=save and os.path.join(save, HISTORY_FILE))
+            history_path=save and os.path.join(save, HISTORY_FILE), **guard)
     return trainer.fit(
         splits.x_train, splits.y_train, epochs=tc.epochs,
         batch_size=tc.batch_size, validation=validation, seed=tc.seed,
         drop_remainder=tc.drop_remainder, checkpoint_dir=resume,
         save_dir=save, tensorboard_dir=folder, histograms=tc.histograms,
-        progress=progress)
+        progress=progress, **guard)
 
 
 def rbm_pretrain(model, model_config: ModelConfig, splits):

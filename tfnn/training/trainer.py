@@ -4,8 +4,8 @@ one :func:`~tfnn.training.steps.train_step`, in two forms.
 * The readable loop (``fast=False``): one compiled step per mini-batch of
   a tf.data epoch, called from Python.
 * The fast path (``fast=True``): a whole epoch in one compiled function
-  (:mod:`tfnn.training.fast_path`); the last, smaller batch goes through
-  the per-step function.
+  (:mod:`tfnn.training.fast_path`), one XLA computation where XLA helps;
+  the last, smaller batch goes through the per-step function.
 
 Around both, :meth:`Trainer.fit` runs Keras callbacks
 (:mod:`tfnn.training.callbacks`): per-epoch checkpoints that resume
@@ -38,8 +38,8 @@ from tfnn.training.callbacks import (
     TensorBoardLogger,
 )
 from tfnn.training.choice import fast_path_jit
-from tfnn.training.distribute import batch_len, epoch_dataset
-from tfnn.training.fast_path import epoch_order, make_epoch_function
+from tfnn.training.distribute import batch_len, epoch_dataset, epoch_order
+from tfnn.training.fast_path import make_epoch_function
 from tfnn.training.history import History
 from tfnn.training.sharding import (
     global_batch_sizes,
@@ -70,7 +70,8 @@ class Trainer:
         strategy: a ``tf.distribute`` strategy. Defaults to the default one.
         fast: train on the fast path (single replica only). Defaults to
             False.
-        fast_jit: XLA-compile the fast path's step. Defaults to ``jit`` or
+        fast_jit: XLA-compile the fast path's whole epoch (loop and
+            steps). Defaults to ``jit`` or
             :func:`~tfnn.training.choice.fast_path_jit`.
     """
 
@@ -142,27 +143,39 @@ class Trainer:
                                          tf.convert_to_tensor(y, tf.int64))
         return float(loss), int(correct)
 
+    def _plain_step(self, xb, yb):
+        """The fast path's :func:`~tfnn.training.train_step`, uncompiled:
+        traced into the whole-epoch function (or :meth:`fast_step`)."""
+        self.trace_count += 1  # Python side effect: runs at trace only
+        return train_step(self.model, self.optimizer, xb, yb,
+                          self.from_logits)
+
     def fast_step(self):
-        """The fast path's compiled :func:`~tfnn.training.train_step` (XLA
-        when ``fast_jit``), the one :meth:`epoch_function` runs for every
-        batch."""
+        """The fast path's train step as a compiled function of its own
+        (XLA when ``fast_jit``), the step :meth:`epoch_function` traces
+        into its loop; the benchmark profiles it alone."""
         if self._fast_step is None:
-            self._fast_step = tf.function(
-                lambda xb, yb: train_step(self.model, self.optimizer, xb, yb,
-                                          self.from_logits),
-                jit_compile=self.fast_jit)
+            self._fast_step = tf.function(self._plain_step,
+                                          jit_compile=self.fast_jit)
         return self._fast_step
 
-    def epoch_function(self, batch_size):
-        """The fast path's compiled whole-epoch function for
-        ``batch_size`` (built once per size):
-        ``fn(x_all, y_all, order) -> (steps_run, total_loss, correct,
-        losses)``, see :func:`~tfnn.training.fast_path.make_epoch_function`.
-        """
+    def epoch_function(self, x, y, batch_size):
+        """The fast path's compiled whole-epoch function over the training
+        set ``(x, y)`` for ``batch_size`` (built once per array and size):
+        ``fn(order) -> (steps_run, total_loss, correct, losses)``, see
+        :func:`~tfnn.training.fast_path.make_epoch_function`; the whole
+        epoch is one XLA computation when ``fast_jit``."""
+        if self._fast_data[0] is not x:
+            # The training set as tensors, converted once per array and
+            # captured by the epoch functions.
+            self._fast_data = (x, tf.convert_to_tensor(x, tf.float32),
+                               tf.convert_to_tensor(y, tf.int64))
+            self._epoch_fns = {}
         b = int(batch_size)
         if b not in self._epoch_fns:
+            _, xt, yt = self._fast_data
             self._epoch_fns[b] = make_epoch_function(
-                self.fast_step(), self.model.input_shape[1:], b)
+                self._plain_step, xt, yt, b, jit=self.fast_jit)
         return self._epoch_fns[b]
 
     def evaluate(self, x, y, batch_size=2000):
@@ -228,7 +241,8 @@ class Trainer:
             seed=0, drop_remainder=False, checkpoint_dir=None,
             tensorboard_dir=None, histograms=False, progress=True,
             record_steps=True, on_epoch_end=None, callbacks=None,
-            save_dir=None) -> History:
+            save_dir=None, loss_guard="stop", loss_guard_factor=3.0,
+            initial_loss=None) -> History:
         """Train for ``epochs`` epochs; resume from ``checkpoint_dir``.
 
         Args:
@@ -251,21 +265,32 @@ class Trainer:
                 ``history.json``; defaults to ``checkpoint_dir``, where it
                 resumes from (a non-chief worker saves into a temporary
                 folder, see :func:`tfnn.training.cluster.write_dir`).
+            loss_guard, loss_guard_factor: a loss above
+                ``loss_guard_factor`` × the initial loss: "stop", "warn"
+                or "off" (:class:`StopOnNonFinite`). Defaults to "stop", 3.
+            initial_loss: the loss before training. Defaults to
+                :meth:`initial_loss` measured now if no step was made yet.
 
         Returns:
             The :class:`History` of all epochs (resumed ones included),
             also kept as ``self.history``.
 
         Raises:
-            TrainingDiverged: the loss became NaN/Inf; the last checkpoint
-                on disk is the last good epoch.
+            TrainingDiverged: the loss became NaN/Inf or climbed above
+                ``loss_guard_factor`` × the initial loss; the last
+                checkpoint on disk is the last good epoch.
         """
         batch_size = None if batch_size in (0, None) else int(batch_size)
         steps = tfnn_data.num_batches(len(x), batch_size, drop_remainder)
         self.history, self.initial_epoch = History(), 0
+        if (initial_loss is None and loss_guard != "off"
+                and int(self.optimizer.iterations) == 0):
+            initial_loss = self.initial_loss(x, y)["loss"]  # before restore
         own = self.fit_callbacks(
             checkpoint_dir, tensorboard_dir, progress,
-            (x[:256], y[:256]) if histograms else None, save_dir)
+            (x[:256], y[:256]) if histograms else None, save_dir,
+            StopOnNonFinite(self.optimizer, checkpoint_dir, loss_guard,
+                            loss_guard_factor, initial_loss))
         if on_epoch_end is not None:
             own.append(keras.callbacks.LambdaCallback(
                 on_epoch_end=lambda e, logs: on_epoch_end(e + 1,
@@ -293,11 +318,12 @@ class Trainer:
 
     def fit_callbacks(self, checkpoint_dir=None, tensorboard_dir=None,
                       progress=True, histogram_data=None,
-                      save_dir=None) -> list:
+                      save_dir=None, loss_guard=None) -> list:
         """tfnn's own callbacks of :meth:`fit`, in the order they run:
         restore/save checkpoints, record the History, write
-        ``history.json``, stop on a non-finite loss, progress bar, epoch
-        log line, TensorBoard."""
+        ``history.json``, the loss guard (``loss_guard``, a
+        :class:`StopOnNonFinite`; defaults to one with no initial loss),
+        progress bar, epoch log line, TensorBoard."""
         cbs = []
         save_dir = save_dir or checkpoint_dir
         if checkpoint_dir:
@@ -306,7 +332,8 @@ class Trainer:
         if checkpoint_dir:
             cbs.append(HistoryWriter(
                 self.history, os.path.join(save_dir, HISTORY_FILE)))
-        cbs.append(StopOnNonFinite(self.optimizer, checkpoint_dir))
+        cbs.append(loss_guard or StopOnNonFinite(self.optimizer,
+                                                 checkpoint_dir))
         if progress:
             cbs.append(ProgressBar())
         cbs.append(EpochLogger())
@@ -360,13 +387,10 @@ class Trainer:
         batch (if kept) goes through the per-step function."""
         n = len(x)
         b = n if batch_size is None else min(int(batch_size), n)
-        if self._fast_data[0] is not x:
-            # The training set as tensors, converted once per array.
-            self._fast_data = (x, tf.convert_to_tensor(x, tf.float32),
-                               tf.convert_to_tensor(y, tf.int64))
+        fn = self.epoch_function(x, y, b)
         _, xt, yt = self._fast_data
         order = tf.convert_to_tensor(epoch_order(n, seed, epoch))
-        done, total, correct, losses = self.epoch_function(b)(xt, yt, order)
+        done, total, correct, losses = fn(order)
         losses = [float(v) for v in losses.numpy()]
         total, correct, seen = float(total), int(correct), int(done) * b
         if losses:

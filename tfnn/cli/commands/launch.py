@@ -26,9 +26,9 @@ def add_arguments(parser):
     parser.add_argument("--log-dir", default=None,
                         help="worker-I.log and workers.json (default: a "
                         "temporary folder, kept only on failure)")
-    parser.add_argument("--grace", type=float, default=10.0,
+    parser.add_argument("--grace", type=float, default=5.0,
                         help="seconds between SIGTERM and SIGKILL when "
-                        "stopping workers (default: 10)")
+                        "stopping workers (default: 5)")
     parser.add_argument("train_args", nargs=argparse.REMAINDER,
                         metavar="-- TRAIN_FLAGS",
                         help="the flags of `tfnn train`, after --")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import tempfile
 
 from tfnn.cli.flags import add_dataclass_flags, dataclass_from_args
 from tfnn.config import (
@@ -59,7 +60,27 @@ TRAIN_HELP = {
     "all-reduce) waiting longer for the other workers fails the run",
     "startup_timeout": "multiworker: a worker that finds no complete "
     "cluster within this many seconds exits 2",
+    "loss_guard": "note 004's babysitting rule: a running loss above "
+    "--loss-guard-factor × the initial loss means the learning rate is too "
+    "high: stop (exit 3), warn once, or off; a NaN/Inf loss always stops",
 }
+
+
+def check_run_folder(out: str) -> None:
+    """Create the run folder ``out`` and write a file into it, so a folder
+    that cannot be written fails now, in one line, not after training.
+
+    Raises:
+        ValueError: naming the folder and the reason.
+    """
+    try:
+        os.makedirs(out, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out):
+            pass
+    except OSError as err:
+        raise ValueError(
+            f"cannot write the run folder --out {out}: "
+            f"{err.strerror or err}") from err
 
 
 def add_arguments(parser):
@@ -68,6 +89,7 @@ def add_arguments(parser):
     from tfnn.data import DATASETS, PREPROCESSING
     from tfnn.nn import activations, initializers, optimizers, schedules
     from tfnn.training import LOOPS, STRATEGIES, TrainConfig
+    from tfnn.training.config import LOSS_GUARDS
     from tfnn.training.run import RECOMMENDED_MODEL, RECOMMENDED_TRAIN
 
     parser.add_argument("--config", help="JSON/YAML file with 'model' and "
@@ -94,7 +116,7 @@ def add_arguments(parser):
                         choices={
         "dataset": DATASETS, "preprocessing": PREPROCESSING,
         "optimizer": optimizers.names(), "schedule": schedules.names(),
-        "strategy": STRATEGIES, "loop": LOOPS})
+        "strategy": STRATEGIES, "loop": LOOPS, "loss_guard": LOSS_GUARDS})
 
 
 def run(args) -> int:
@@ -102,20 +124,23 @@ def run(args) -> int:
     from tfnn.training import ClusterFailed, TrainConfig, TrainingDiverged
     from tfnn.training.run import RECOMMENDED_MODEL, RECOMMENDED_TRAIN, train
 
-    # recommended defaults < config file < flags
-    file_cfg = load_config_file(args.config) if args.config else {}
+    # recommended defaults < config file < flags; the file is checked
+    # against the two dataclasses (sections, keys, types) first.
+    sections = {"model": ModelConfig, "train": TrainConfig}
+    file_cfg = load_config_file(args.config, sections) if args.config else {}
     model_cfg = dataclass_from_args(ModelConfig, args, {
         **RECOMMENDED_MODEL.to_dict(), **file_cfg.get("model", {})})
     train_cfg = dataclass_from_args(TrainConfig, args, {
         **RECOMMENDED_TRAIN.to_dict(), **file_cfg.get("train", {})})
     out = args.out or os.path.join(
         "runs", f"{train_cfg.dataset}-{model_cfg.arch}")
+    check_run_folder(out)  # before the data loads and the model trains
     try:
         result = train(model_cfg, train_cfg, out_dir=out,
                        manual_dir=args.manual_dir, data_dir=args.data_dir,
                        progress=not args.no_progress)
     except TrainingDiverged as err:
-        logger.error("%s", err)
+        logger.error("tfnn train: error: %s", err)
         return 3
     except ClusterFailed as err:  # multiworker: a worker was lost
         logger.error("tfnn train: error: %s", err)

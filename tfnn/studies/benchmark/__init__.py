@@ -37,6 +37,7 @@ training paths), ``torch_models`` (PyTorch, imported lazily), ``profile``
 """
 
 from tfnn.studies.benchmark.base import (
+    ARCHS,
     CNN_FILTERS,
     CNN_HIDDEN,
     MLP_HIDDEN,
@@ -49,6 +50,7 @@ from tfnn.studies.benchmark.base import (
 from tfnn.studies.benchmark.paths import (
     build_paths,
     matmul_peak,
+    prototype_path,
     run_training,
     time_to_accuracy,
 )
@@ -65,10 +67,11 @@ from tfnn.studies.benchmark.report import format_report
 from tfnn.studies.benchmark.runner import run, run_profile, step_profiles
 from tfnn.studies.benchmark.serving_load import serving_speed
 
-__all__ = ["CNN_FILTERS", "CNN_HIDDEN", "MLP_HIDDEN", "PATHS",
+__all__ = ["ARCHS", "CNN_FILTERS", "CNN_HIDDEN", "MLP_HIDDEN", "PATHS",
            "PROFILE_PARTS", "Path", "build_paths", "cnn_flops_per_example",
            "format_report", "format_step_profile", "in_subprocess",
-           "matmul_peak", "mlp_flops_per_example", "run", "run_profile",
+           "matmul_peak", "mlp_flops_per_example", "prototype_path", "run",
+           "run_profile",
            "run_training", "serving_speed", "step_profile", "step_profiles",
            "tfnn_config", "tfnn_step_parts", "time_parts",
            "time_to_accuracy", "torch_step_parts"]

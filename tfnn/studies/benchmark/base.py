@@ -10,8 +10,14 @@ from dataclasses import dataclass, field
 from tfnn.config import ModelConfig
 
 # The training paths, in the reports' order: tfnn's default (the fast
-# path), the readable loop, Keras fit, PyTorch.
-PATHS = ("tfnn", "readable", "fit", "torch")
+# path), the prototype technique (a minimal Keras model and one whole-epoch
+# XLA function, no tfnn code: MLPs only), the readable loop, Keras fit,
+# PyTorch.
+PATHS = ("tfnn", "prototype", "readable", "fit", "torch")
+# The benchmark's models: the MLP, the MLP with BatchNorm and dropout (the
+# recommended recipe's layers) and the CNN.
+ARCHS = ("mlp", "mlp_bn_dropout", "cnn")
+BN_DROPOUT = 0.2
 
 MLP_HIDDEN = (256, 256)
 CNN_FILTERS = (32, 64)
@@ -19,12 +25,16 @@ CNN_HIDDEN = (128,)
 
 
 def tfnn_config(arch: str, seed: int = 0) -> ModelConfig:
-    """The benchmark's MLP (784-256-256-10) or CNN (32/64 conv, dense 128),
-    He-normal init seeded with ``seed``."""
-    return ModelConfig(arch=arch, hidden=MLP_HIDDEN if arch == "mlp"
-                       else CNN_HIDDEN, filters=CNN_FILTERS,
-                       initializer="he_normal",
-                       initializer_kwargs={"seed": seed})
+    """The benchmark's MLP (784-256-256-10), the same MLP with Linear → BN
+    → ReLU → dropout 0.2 blocks ("mlp_bn_dropout") or CNN (32/64 conv,
+    dense 128), He-normal init seeded with ``seed``."""
+    mlp = arch.startswith("mlp")
+    extra = ({"batch_norm": True, "dropout": BN_DROPOUT}
+             if arch == "mlp_bn_dropout" else {})
+    return ModelConfig(arch="mlp" if mlp else arch,
+                       hidden=MLP_HIDDEN if mlp else CNN_HIDDEN,
+                       filters=CNN_FILTERS, initializer="he_normal",
+                       initializer_kwargs={"seed": seed}, **extra)
 
 
 def mlp_flops_per_example(hidden=MLP_HIDDEN, inputs=784, classes=10):

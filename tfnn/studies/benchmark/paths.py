@@ -2,7 +2,9 @@
 target accuracy, and the machine's matrix-product rate to compare with.
 
 Paths (the same architecture, He-normal init, Adam 1e-3, batch and
-epochs): ``tfnn`` (``Trainer(fast=True)``, the default), ``readable``
+epochs): ``tfnn`` (``Trainer(fast=True)``, the default), ``prototype``
+(:func:`prototype_path`: the whole-epoch XLA technique written from
+scratch, no tfnn code; plain MLPs only), ``readable``
 (``Trainer(fast=False)``), ``fit`` (Keras ``compile``/``fit``) and
 ``torch`` (:mod:`~tfnn.studies.benchmark.torch_models`; left out when
 PyTorch is not installed).
@@ -23,6 +25,7 @@ import tensorflow as tf
 from tfnn.models import build_model
 from tfnn.runtime import ONEDNN
 from tfnn.studies.benchmark.base import (
+    MLP_HIDDEN,
     PATHS,
     Path,
     cnn_flops_per_example,
@@ -90,6 +93,58 @@ def _fit_path(cfg, splits, batch):
     return Path("fit", epoch, accuracy)
 
 
+def prototype_path(splits, batch, seed):
+    """The prototype technique as its own path, with no tfnn code: a
+    minimal Keras MLP (784-256-256-10, ReLU, He normal) and ONE
+    ``tf.function(jit_compile=True)`` per epoch that draws the
+    permutation in-graph (``argsort`` of ``stateless_uniform``), reshapes
+    it to ``[steps, batch]`` and runs a ``tf.while_loop`` over its rows,
+    gathering each batch from the captured training tensors, with Keras's
+    Adam. The last partial batch is dropped (as the prototype does)."""
+    keras.utils.set_random_seed(seed)
+    init = keras.initializers.HeNormal(seed)
+    model = keras.Sequential(
+        [keras.Input(splits.x_train.shape[1:]), keras.layers.Flatten()]
+        + [keras.layers.Dense(units, activation="relu",
+                              kernel_initializer=init)
+           for units in MLP_HIDDEN]
+        + [keras.layers.Dense(10, kernel_initializer=init)])
+    opt = keras.optimizers.Adam(1e-3)
+    opt.build(model.trainable_variables)
+    x = tf.constant(splits.x_train, tf.float32)
+    y = tf.constant(splits.y_train, tf.int32)
+    n = len(splits.x_train)
+    steps = n // batch
+
+    @tf.function(jit_compile=True)
+    def run_epoch(epoch_seed):
+        perm = tf.argsort(tf.random.stateless_uniform([n], seed=epoch_seed))
+        rows = tf.reshape(perm[:steps * batch], [steps, batch])
+
+        def body(i, total):
+            xb, yb = tf.gather(x, rows[i]), tf.gather(y, rows[i])
+            with tf.GradientTape() as tape:
+                loss = tf.reduce_mean(
+                    tf.nn.sparse_softmax_cross_entropy_with_logits(
+                        yb, model(xb, training=True)))
+            grads = tape.gradient(loss, model.trainable_variables)
+            opt.apply_gradients(zip(grads, model.trainable_variables))
+            return i + 1, total + loss
+
+        return tf.while_loop(lambda i, t: i < steps, body,
+                             (tf.constant(0), tf.constant(0.0)))[1] / steps
+
+    def epoch(e):
+        run_epoch(tf.constant([seed, e])).numpy()
+
+    def accuracy():
+        pred = model.predict(splits.x_test, batch_size=2000,
+                             verbose=0).argmax(-1)
+        return float((pred == splits.y_test).mean())
+
+    return Path("prototype", epoch, accuracy)
+
+
 def build_paths(arch, splits, batch, seed, names):
     """The requested paths (of :data:`PATHS`), built in that order; torch
     is left out when it is not installed."""
@@ -100,6 +155,8 @@ def build_paths(arch, splits, batch, seed, names):
             runs.append(_trainer_path(name, cfg, splits, batch, seed))
         elif name == "fit":
             runs.append(_fit_path(cfg, splits, batch))
+        elif name == "prototype" and arch == "mlp":
+            runs.append(prototype_path(splits, batch, seed))
     if "torch" in names:
         path = torch_path(arch, splits, batch, seed, os.cpu_count())
         if path is not None:
@@ -131,7 +188,7 @@ def run_training(arch="mlp", epochs=4, batch=128, seed=0, n_train=None,
     """
     if splits is None:
         splits = subset(mnist(), n_train)
-    flops = (mlp_flops_per_example() if arch == "mlp"
+    flops = (mlp_flops_per_example() if arch.startswith("mlp")
              else cnn_flops_per_example())
     runs = build_paths(arch, splits, batch, seed, paths)
     n = len(splits.x_train)

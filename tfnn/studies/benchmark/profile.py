@@ -32,8 +32,9 @@ PROFILE_PARTS = ("gather", "forward", "forward_backward", "apply", "step")
 
 def tfnn_step_parts(trainer, x_all, y_all, order, batch):
     """The parts of the fast path's train step, each its own ``tf.function``
-    that runs the part ``k`` times in a graph ``while_loop`` (as the fast
-    path runs its steps): ``parts[name](k)``.
+    that runs the part ``k`` times in a ``while_loop`` (as the fast path
+    runs its steps; the loop XLA-compiled with its parts when the fast
+    path's epoch is): ``parts[name](k)``.
 
     * ``gather``: the batch ``i`` of ``order`` gathered from the training
       set held as one tensor (as in :meth:`Trainer.epoch_function`);
@@ -74,8 +75,10 @@ def tfnn_step_parts(trainer, x_all, y_all, order, batch):
     step = trainer.fast_step()
     noop = tf.function(lambda i: i + 1, jit_compile=jit)
 
+    rows = tf.reshape(order[:steps * b], [steps, b])
+
     def gather(i):
-        idx = order[(i % steps) * b:(i % steps + 1) * b]
+        idx = rows[i % steps]
         return tf.gather(x_all, idx), tf.gather(y_all, idx)
 
     bodies = {
@@ -95,7 +98,9 @@ def tfnn_step_parts(trainer, x_all, y_all, order, batch):
                                    (tf.constant(1), out))
             return out
 
-        return tf.function(loop, input_signature=[
+        # The loop compiled as the fast path compiles its epoch: one XLA
+        # computation when the fast path's is.
+        return tf.function(loop, jit_compile=jit, input_signature=[
             tf.TensorSpec((), tf.int32)])
 
     return {name: repeat(body) for name, body in bodies.items()}

@@ -6,7 +6,9 @@ from __future__ import annotations
 from tfnn.studies.benchmark.base import PATHS
 from tfnn.studies.benchmark.profile import format_step_profile
 
-TITLES = {"mlp": "MLP", "cnn": "CNN, oneDNN kernels (tfnn's choice)",
+TITLES = {"mlp": "MLP",
+          "mlp_bn_dropout": "MLP, Linear → BN → ReLU → dropout 0.2",
+          "cnn": "CNN, oneDNN kernels (tfnn's choice)",
           "cnn_eigen": "CNN, Eigen kernels (TensorFlow's default here)"}
 
 

@@ -41,6 +41,8 @@ def run(epochs=4, cnn_epochs=2, cnn_train=10_000, time_to_acc=True,
                           "python": platform.python_version()},
               "matmul_gflops": peak}
     report["mlp"] = run_training("mlp", epochs=epochs)
+    report["mlp_bn_dropout"] = run_training(
+        "mlp_bn_dropout", epochs=epochs, paths=("tfnn", "readable", "torch"))
     # oneDNN is a per-process switch (read when TensorFlow is imported), so
     # each kernel choice runs in a fresh process.
     cnn = {"arch": "cnn", "epochs": cnn_epochs, "n_train": cnn_train,

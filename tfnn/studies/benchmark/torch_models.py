@@ -14,6 +14,7 @@ import numpy as np
 
 from tfnn.batching import batch_slices
 from tfnn.studies.benchmark.base import (
+    BN_DROPOUT,
     CNN_FILTERS,
     CNN_HIDDEN,
     MLP_HIDDEN,
@@ -35,7 +36,8 @@ def import_torch():
 
 
 def torch_model(arch, seed, threads):
-    """``(model, optimizer, loss)``: the benchmark's MLP or CNN in PyTorch
+    """``(model, optimizer, loss)``: the benchmark's MLP (also with BN and
+    dropout, ``"mlp_bn_dropout"``) or CNN in PyTorch
     (He normal, zero bias: the scheme of :func:`~tfnn.studies.benchmark.
     base.tfnn_config`), fused Adam 1e-3 and cross-entropy on logits."""
     import torch  # optional extra: imported only when it is used
@@ -43,12 +45,18 @@ def torch_model(arch, seed, threads):
 
     torch.manual_seed(seed)
     torch.set_num_threads(threads)
-    if arch == "mlp":
-        sizes = (784, *MLP_HIDDEN, 10)
+    if arch.startswith("mlp"):
+        sizes = (784, *MLP_HIDDEN)
         layers = [nn.Flatten()]
         for a, b in zip(sizes, sizes[1:]):
-            layers += [nn.Linear(a, b), nn.ReLU()]
-        model = nn.Sequential(*layers[:-1])
+            if arch == "mlp_bn_dropout":  # Linear → BN → ReLU → dropout,
+                # with Keras's BN momentum 0.99 (torch's 0.01) and ε 1e-3
+                layers += [nn.Linear(a, b, bias=False),
+                           nn.BatchNorm1d(b, eps=1e-3, momentum=0.01),
+                           nn.ReLU(), nn.Dropout(BN_DROPOUT)]
+            else:
+                layers += [nn.Linear(a, b), nn.ReLU()]
+        model = nn.Sequential(*layers, nn.Linear(sizes[-1], 10))
     else:
         layers, c_in = [nn.Unflatten(1, (1, 28))], 1
         for c_out in CNN_FILTERS:
@@ -62,7 +70,8 @@ def torch_model(arch, seed, threads):
     for m in model.modules():
         if isinstance(m, (nn.Linear, nn.Conv2d)):
             nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
-            nn.init.zeros_(m.bias)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3, fused=True)
     return model, opt, nn.CrossEntropyLoss()
 
