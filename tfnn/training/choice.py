@@ -21,11 +21,10 @@ from tfnn.nn import dropout as tfnn_dropout
 # loop, besides the per-step one, and its per-step saving (no Python, no
 # tf.data between steps) pays that back only over a few hundred steps.
 FAST_PATH_MIN_STEPS = 200
-# A run shorter than this many steps keeps the fast path's step in plain
-# graph mode even where XLA could compile it: XLA's compile is paid once
-# per fresh model, and the notes' small dense steps gain only a fraction of
-# a step from it, so a short run (the experiments' many short runs on fresh
-# models) never earns the compile back.
+# A run shorter than this many steps keeps the fast path's epoch in graph
+# mode even where XLA could compile it: XLA's compile (a few seconds for
+# the whole-epoch computation) is paid once per fresh model, so a short run
+# (the experiments' many short runs on fresh models) never earns it back.
 XLA_MIN_STEPS = 2000
 
 
