@@ -501,9 +501,12 @@ def test_version_chooser(browser, tmp_path):
             page.select_option("#version-select", "1")
             # The card is rendered after its response arrives: wait for the
             # DOM itself, not for the response.
-            page.wait_for_function(
-                "document.getElementById('card').textContent"
-                ".includes('digits, version 1')", timeout=10_000)
+            # (Polled from Python: the page's CSP forbids the eval that
+            # wait_for_function needs.)
+            deadline = time.monotonic() + 10
+            while ("digits, version 1" not in page.text_content("#card")
+                   and time.monotonic() < deadline):
+                page.wait_for_timeout(50)
             assert page.text_content("#model-in-use") == "in use: digits v1"
             assert "digits, version 2" not in page.text_content("#card")
             pad = page.locator("#pad").bounding_box()
