@@ -19,6 +19,14 @@ def main(argv=None):
     p.add_argument("--no-time-to-accuracy", action="store_true")
     p.add_argument("--cnn-max-epochs", type=int, default=5,
                    help="epochs the CNN gets to reach 99.0 %% test accuracy")
+    p.add_argument("--cnn-time-to-99", action="store_true",
+                   help="also the notes' CNN epoch by epoch to 99 %% "
+                   "(minutes)")
+    p.add_argument("--speedrun-seeds", type=int, default=3,
+                   help="seeds of the speedrun rows (0: none)")
+    p.add_argument("--keras-io", action="store_true",
+                   help="add keras.io's convnet recipe to the speedrun rows "
+                   "(minutes)")
     p.add_argument("--serving-dir", default="saved_models/mnist")
     p.add_argument("--out", default=None,
                    help="JSON report (default: benchmark.json; none with "
@@ -39,7 +47,10 @@ def main(argv=None):
                            serving_dir=args.serving_dir,
                            out=args.out or "benchmark.json",
                            profile=not args.no_profile,
-                           cnn_max_epochs=args.cnn_max_epochs)
+                           cnn_max_epochs=args.cnn_max_epochs,
+                           cnn_time_to_99=args.cnn_time_to_99,
+                           speedrun_seeds=args.speedrun_seeds,
+                           keras_io=args.keras_io)
     print(benchmark.format_report(report))
     print(json.dumps({"seconds": report["seconds"]}))
 

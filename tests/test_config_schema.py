@@ -236,7 +236,8 @@ def test_optimizer_arguments_are_their_classes_constructor_arguments():
 
 def test_schedule_arguments_come_from_the_factories():
     assert {n: schedules.arguments(n) for n in schedules.names()} == {
-        "constant": [], "cosine": ["alpha"], "step": ["step_epochs", "gamma"]}
+        "constant": [], "cosine": ["alpha"], "one_cycle": ["warmup"],
+        "step": ["step_epochs", "gamma"]}
 
 
 def test_train_config_checks_kwargs_before_any_data():

@@ -440,3 +440,51 @@ def test_a_damaged_prepared_dataset_is_named_or_rebuilt(
     np.testing.assert_array_equal(x, mnist_raw[1][0])
     np.testing.assert_array_equal(y, mnist_raw[1][1])
     assert shard.read_bytes() != damaged  # a new build, read back whole
+
+
+# ------------------------------------------------------ the decoded cache
+
+
+def _prepared_copy(mnist_builder, data_dir):
+    """The prepared dataset's shards and info, copied (no decoded cache)."""
+    folder = data_dir / "mnist" / "3.0.1"
+    shutil.copytree(mnist_builder.data_dir, folder,
+                    ignore=shutil.ignore_patterns("tfnn-decoded-*"))
+    return folder
+
+
+@pytest.mark.slow
+def test_decoded_arrays_are_cached_beside_the_shards(mnist_builder,
+                                                     mnist_raw, tmp_path):
+    """The first load decodes tfds's PNGs and writes
+    ``tfnn-decoded-test.npz``; the next process reads it instead; a
+    changed shard (another size or time) or an unreadable cache file is
+    decoded afresh, so the arrays are always the shards'."""
+    folder = _prepared_copy(mnist_builder, tmp_path)
+    cache = folder / "tfnn-decoded-test.npz"
+
+    def load():
+        data.sources._load_arrays_cached.cache_clear()  # a new process
+        return data.load_arrays("mnist", "test", data_dir=tmp_path)
+
+    x, y = load()
+    np.testing.assert_array_equal(x, mnist_raw[1][0])
+    np.testing.assert_array_equal(y, mnist_raw[1][1])
+    assert cache.is_file()
+    with np.load(cache) as saved:
+        stamp = str(saved["stamp"])
+        images = saved["images"]
+    # Read back from the cache: a tampered copy with the same stamp shows.
+    np.savez(cache, stamp=np.array(stamp), images=images,
+             labels=(mnist_raw[1][1] + 1) % 10)
+    assert (load()[1] == (mnist_raw[1][1] + 1) % 10).all()
+    # A shard touched since: the stamp no longer matches, decoded again.
+    shard = next(folder.glob("mnist-test.tfrecord*"))
+    os.utime(shard, ns=(shard.stat().st_atime_ns,
+                        shard.stat().st_mtime_ns + 10**9))
+    np.testing.assert_array_equal(load()[1], mnist_raw[1][1])
+    with np.load(cache) as saved:
+        assert str(saved["stamp"]) != stamp  # rewritten for the new shard
+    cache.write_bytes(b"not an npz")
+    np.testing.assert_array_equal(load()[0], mnist_raw[1][0])
+    assert cache.stat().st_size > 1000  # rewritten whole

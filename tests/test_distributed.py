@@ -7,15 +7,17 @@ data and check it against one process: the same per-epoch losses, each
 global batch split into disjoint halves that cover the epoch's permutation,
 only the chief's run folder left; a worker SIGKILLed after its first
 checkpoint stops the run at once, naming it, and the same command run again
-resumes from the checkpoint to the weights of an uninterrupted run. Both
-loops: the readable one; Keras 3.15's ``fit`` fails under
-``MultiWorkerMirroredStrategy`` and is refused up front (exit 2). Every
+resumes from the checkpoint to the weights of an uninterrupted run. Each
+of them for both loops: the readable one (``--loop custom``) and Keras's
+own ``fit`` (``--loop fit``, through
+:class:`~tfnn.training.multiworker_fit.MultiWorkerFit`). Every
 subprocess has a hard timeout; the ports are free ones the launcher
 picks.
 
 The fast tests check the pure logic: ``TF_CONFIG`` building and parsing,
-the shard arithmetic, the launcher's arguments, and the bad inputs that
-must end in one line and exit 2 before any worker starts.
+the shard arithmetic, the launcher's arguments, ``MultiWorkerFit`` in one
+process, and the bad inputs that must end in one line and exit 2 before
+any worker starts.
 """
 
 import glob
@@ -29,16 +31,18 @@ import sys
 import threading
 import time
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from tfnn.cli.main import main
-from tfnn.models import load_model
+from tfnn.models import build_mlp, load_model
 from tfnn.training import cluster as tfnn_cluster
+from tfnn.training import keras_fit, sharding
 from tfnn.training import launch as tfnn_launch
-from tfnn.training import sharding
 from tfnn.training.distribute import epoch_order, set_seed
+from tfnn.training.multiworker_fit import MultiWorkerFit, in_multi_worker_mode
 
 N, BATCH, EPOCHS, SEED = 1024, 64, 3, 0
 # Tiny and exact: no dropout (each replica draws its own masks, see
@@ -100,13 +104,12 @@ def step_indices(log_path):
     return found
 
 
-@pytest.fixture(scope="module")
-def uninterrupted(tmp_path_factory):
-    """A 2-worker launch of the readable loop, run to the end, and the
-    same flags on one process (in this process, through the CLI). Keras's
-    ``fit`` does not run multi-worker with Keras 3.15: refused, see
-    :func:`test_fit_loop_under_multiworker_is_refused`."""
-    loop = "custom"
+@pytest.fixture(scope="module", params=["custom", "fit"])
+def uninterrupted(request, tmp_path_factory):
+    """A 2-worker launch of one loop (the readable one, Keras's ``fit``),
+    run to the end, and the same flags on one process (in this process,
+    through the CLI)."""
+    loop = request.param
     root = tmp_path_factory.mktemp(f"mw-{loop}")
     out, logs = root / "runs" / "run", root / "logs"
     t0 = time.perf_counter()
@@ -128,10 +131,13 @@ def uninterrupted(tmp_path_factory):
 def test_two_workers_train_like_one_process(uninterrupted):
     run = uninterrupted
     loss2, summary = history_loss(run["out"])
-    loss1, _ = history_loss(run["single"])
+    loss1, summary1 = history_loss(run["single"])
     assert summary["workers"] == 2 and len(loss2) == EPOCHS
     # The same batches, the same summed gradients: float rounding only.
     np.testing.assert_allclose(loss2, loss1, rtol=1e-4)
+    # Validation too (under fit: Keras's evaluate, distributed by Keras).
+    np.testing.assert_allclose(summary["history"]["val_loss"],
+                               summary1["history"]["val_loss"], rtol=1e-4)
     for a, b in zip(weights(run["out"]), weights(run["single"])):
         np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-5)
     # Only the chief's run folder is left; the workers' temporary ones
@@ -309,17 +315,6 @@ def test_train_malformed_tf_config_exits_2(capsys, monkeypatch, tmp_path,
     assert code == 2 and len(err) == 1 and expected in err[0]
 
 
-def test_fit_loop_under_multiworker_is_refused(capsys, monkeypatch,
-                                               tmp_path):
-    monkeypatch.setenv("TF_CONFIG", json.dumps(
-        tfnn_cluster.tf_config(["127.0.0.1:1", "127.0.0.1:2"], 0)))
-    code, err = cli_error(capsys, [
-        "train", "--strategy", "multiworker", "--loop", "fit",
-        "--epochs", "1", "--out", str(tmp_path / "r")])
-    assert code == 2 and len(err) == 1
-    assert "--loop fit does not run under --strategy multiworker" in err[0]
-
-
 def test_train_own_port_in_use_exits_2(capsys, monkeypatch, tmp_path):
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
@@ -438,3 +433,58 @@ def test_exit_status_of_a_killed_worker():
     assert tfnn_launch.exit_reason(-9) == "was killed by SIGKILL"
     assert tfnn_launch.exit_status(-9) == 137
     assert tfnn_launch.exit_status(4) == 4
+
+
+# -- MultiWorkerFit in one process ---------------------------------------------
+
+
+def compiled(model):
+    model.compile(optimizer=keras.optimizers.SGD(0.1),
+                  loss=keras.losses.SparseCategoricalCrossentropy(
+                      from_logits=True),
+                  metrics=[keras.metrics.SparseCategoricalAccuracy(
+                      name="accuracy")])
+    return model
+
+
+def test_multiworker_fit_trains_like_the_model_itself():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(96, 28, 28)).astype(np.float32)  # (n, 28, 28)
+    y = rng.integers(0, 10, 96)
+    plain = build_mlp(hidden=(8,), initializer_kwargs={"seed": 1})
+    inner = build_mlp(hidden=(8,), initializer_kwargs={"seed": 1})
+    wrapped = MultiWorkerFit(inner)
+    fits = [compiled(m).fit(x, y, batch_size=32, epochs=2, shuffle=False,
+                            verbose=0) for m in (plain, wrapped)]
+    # Keras's own steps on the same batches: the same numbers, and
+    # scalar logs (vectors only when the strategy spans workers).
+    for key in ("loss", "accuracy"):
+        np.testing.assert_allclose(fits[1].history[key],
+                                   fits[0].history[key], rtol=1e-6)
+    for a, b in zip(inner.get_weights(), plain.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
+    assert not in_multi_worker_mode(tf.distribute.get_strategy())
+    logs = wrapped.vector_logs({"loss": tf.constant(1.5)})
+    assert logs["loss"].shape == ()
+
+
+def test_multiworker_fit_round_trips_and_refuses_a_strategy_scope():
+    inner = build_mlp(hidden=(8,), initializer_kwargs={"seed": 2})
+    wrapped = MultiWorkerFit(inner)
+    again = MultiWorkerFit.from_config(wrapped.get_config())
+    again.model.set_weights(inner.get_weights())
+    x = np.random.default_rng(3).normal(size=(4, 28, 28)).astype(np.float32)
+    np.testing.assert_allclose(again(x), inner(x), rtol=1e-6)
+    with tf.distribute.OneDeviceStrategy("/cpu:0").scope():
+        with pytest.raises(ValueError, match="outside strategy.scope"):
+            MultiWorkerFit(inner)
+
+
+def test_compile_for_fit_compiles_the_model_itself_off_multiworker():
+    model = build_mlp(hidden=(8,))
+    fitted, scope = keras_fit.compile_for_fit(
+        model, keras.optimizers.SGD(0.1),
+        strategy=tf.distribute.get_strategy())
+    assert fitted is model and model.compiled
+    with scope():  # no strategy's scope to enter
+        assert not tf.distribute.has_strategy()

@@ -91,6 +91,28 @@ def test_cnn_batch_norm_is_per_channel():
     assert model.get_layer("linear_0").bias is None
 
 
+def test_cnn_downsamples_by_pool_or_by_stride():
+    """"pool": Conv (stride 1) then MaxPool 2×2; "stride": the block's last
+    Conv with stride 2, no pool. Both halve the side per block (28 → 14 →
+    7), so the heads see the same 7·7·C features."""
+    pool = build_cnn(filters=(4, 8), hidden=(16,), batch_norm=True)
+    stride = build_cnn(filters=(4, 8), hidden=(16,), batch_norm=True,
+                       downsample="stride", convs_per_block=2)
+    x = np.zeros((2, 28, 28), np.float32)
+    for model in (pool, stride):
+        assert model.get_layer("flatten").output.shape[-1] == 7 * 7 * 8
+        assert model(x).shape == (2, 10)
+    convs = [layer for layer in stride.layers
+             if isinstance(layer, keras.layers.Conv2D)]
+    assert [c.strides for c in convs] == [(1, 1), (2, 2), (1, 1), (2, 2)]
+    assert not any(isinstance(layer, keras.layers.MaxPooling2D)
+                   for layer in stride.layers)
+    assert sum(isinstance(layer, keras.layers.MaxPooling2D)
+               for layer in pool.layers) == 2
+    with pytest.raises(ValueError, match="downsample"):
+        ModelConfig(arch="cnn", downsample="avg")
+
+
 def test_dropout_placement_and_rate():
     model = build_mlp(hidden=(16, 16), dropout=0.3, input_dropout=0.1)
     names = [layer.name for layer in model.layers]

@@ -284,6 +284,23 @@ def test_schedules_follow_their_formulas():
         schedules.get("linear_warmup", lr, spe, epochs)
 
 
+def test_one_cycle_rises_then_falls_to_zero():
+    """lr·(t+1)/W up to W = warmup·T, then lr·(T−t)/(T−W): the peak at
+    t = W − 1, zero at T, never negative after."""
+    lr, spe, epochs = 0.01, 10, 5  # T = 50, W = 10
+    one = schedules.get("one_cycle", lr, spe, epochs, warmup=0.2)
+    for t, expected in [(0, 0.001), (4, 0.005), (9, 0.01), (10, 0.01),
+                        (30, 0.005), (50, 0.0), (60, 0.0)]:
+        assert float(one(t)) == pytest.approx(expected, abs=1e-9), t
+    values = [float(one(t)) for t in range(50)]
+    assert max(values) == pytest.approx(lr) and min(values) > 0
+    again = keras.optimizers.schedules.deserialize(
+        keras.optimizers.schedules.serialize(one))  # saved with a model
+    assert [float(again(t)) for t in range(50)] == values
+    with pytest.raises(ValueError, match="warmup"):
+        schedules.get("one_cycle", lr, spe, epochs, warmup=1.0)
+
+
 # -- traps --------------------------------------------------------------------
 
 
@@ -407,15 +424,20 @@ def test_custom_loop_and_keras_fit_give_the_same_losses(small):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("arch", ["mlp", "cnn"])
-def test_fast_path_computes_the_same_update_as_the_readable_step(small, arch):
+@pytest.mark.parametrize("arch,downsample", [("mlp", "pool"),
+                                             ("cnn", "pool"),
+                                             ("cnn", "stride")])
+def test_fast_path_computes_the_same_update_as_the_readable_step(
+        small, arch, downsample):
     """One batch through the whole-epoch function (one XLA computation for
     the MLP, BN and dropout included) and through the readable step from
     the same weights: the same new weights (one step definition, the same
-    dropout mask under XLA as in the graph)."""
+    dropout mask under XLA as in the graph, the fused BatchNorm of the
+    convnets in both)."""
     x, y = small[0][:64], small[1][:64]
     cfg = ModelConfig(arch=arch, hidden=(32,), filters=(4,), batch_norm=True,
-                      dropout=0.3, initializer_kwargs={"seed": 3})
+                      dropout=0.3, initializer_kwargs={"seed": 3},
+                      downsample=downsample)
     training.set_seed(3)
     readable = build_model(cfg)
     training.set_seed(3)  # the same dropout seed generators' states

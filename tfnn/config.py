@@ -17,6 +17,9 @@ from typing import Any
 ARCHS = ("mlp", "cnn")
 OUTPUTS = ("logits", "softmax", "sigmoid")
 BN_PLACEMENTS = ("before_activation", "after_activation")
+# How a CNN block halves the image: a 2×2 max-pool after its convolutions,
+# or its last convolution with stride 2 (4× fewer multiply-adds there).
+DOWNSAMPLING = ("pool", "stride")
 
 
 @dataclass(frozen=True)
@@ -31,6 +34,7 @@ class ModelConfig:
     filters: tuple[int, ...] = (32, 64)  # CNN: conv blocks' channels
     kernel_size: int = 3  # CNN: conv kernel side
     convs_per_block: int = 1  # CNN: Conv → BN → act repeated before a pool
+    downsample: str = "pool"  # CNN: "pool" (MaxPool 2×2) or "stride" (2)
     activation: str = "relu"  # a key of tfnn.nn.activations.names()
     activation_kwargs: dict[str, Any] = field(default_factory=dict)
     # The hidden layers' initializer (a key of tfnn.nn.initializers.names())
@@ -60,6 +64,7 @@ class ModelConfig:
         _check_choice("arch", self.arch, ARCHS)
         _check_choice("output", self.output, OUTPUTS)
         _check_choice("bn_placement", self.bn_placement, BN_PLACEMENTS)
+        _check_choice("downsample", self.downsample, DOWNSAMPLING)
         for name in ("dropout", "input_dropout"):
             rate = getattr(self, name)
             if not 0.0 <= rate < 1.0:

@@ -22,6 +22,8 @@ COMMANDS = {
                 "test set",
     "experiment": "run the notes' experiments: figures and numbers",
     "assignment": "note 003's assignment: MNIST accuracy stage by stage",
+    "speedrun": "train from a cold process to 99 percent MNIST test "
+                "accuracy, timed per seed",
     "export": "export a trained model as a SavedModel for TensorFlow Serving",
     "verify": "check a SavedModel's accuracy on the real test set",
     "serve": "serve SavedModels over TensorFlow Serving's REST API",

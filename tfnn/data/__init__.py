@@ -1,9 +1,11 @@
 """MNIST-format data, input preprocessing and the tf.data input pipeline.
 
     sources        the offline tfds build from the manual folder, its
-                   checksums, ``prepare`` and ``load_arrays``
+                   checksums, ``prepare`` and ``load_arrays``; the
+                   official files read directly (``read_official``)
     preprocessing  ``Preprocessor``: raw, minmax, standardize (notes 001, 004)
-    pipeline       ``load`` → ``Splits``; ``make_dataset``, ``num_batches``
+    pipeline       ``load`` (``split_arrays``) → ``Splits``;
+                   ``make_dataset``, ``num_batches``
 
 ``import tfnn.data`` is cheap by design: NumPy only. TensorFlow and
 tensorflow_datasets are imported inside the functions that need them
@@ -12,7 +14,13 @@ tensorflow_datasets are imported inside the functions that need them
 names below never wait for TensorFlow.
 """
 
-from tfnn.data.pipeline import Splits, load, make_dataset, num_batches
+from tfnn.data.pipeline import (
+    Splits,
+    load,
+    make_dataset,
+    num_batches,
+    split_arrays,
+)
 from tfnn.data.preprocessing import (
     PREPROCESSING,
     Preprocessor,
@@ -31,6 +39,7 @@ from tfnn.data.sources import (
     check_official_file,
     load_arrays,
     prepare,
+    read_official,
     resolve_manual_dir,
 )
 
@@ -54,5 +63,7 @@ __all__ = [
     "make_dataset",
     "num_batches",
     "prepare",
+    "read_official",
     "resolve_manual_dir",
+    "split_arrays",
 ]

@@ -79,9 +79,24 @@ def load(
         A ``Splits``.
     """
     name = check_dataset(dataset)
-    kind = check_preprocessing(preprocessing)
+    check_preprocessing(preprocessing)
     x_all, y_all = load_arrays(name, "train", manual_dir, data_dir)
     x_test, y_test = load_arrays(name, "test", manual_dir, data_dir)
+    return split_arrays((x_all, y_all), (x_test, y_test), name,
+                        preprocessing, validation_size, seed, train_limit)
+
+
+def split_arrays(train, test, dataset: str = "mnist",
+                 preprocessing: str = "standardize",
+                 validation_size: int = 5000, seed: int | None = 0,
+                 train_limit: int | None = None) -> Splits:
+    """:func:`load`'s split and preprocessing of arrays already read:
+    ``train`` and ``test`` are ``(uint8 images, labels)`` pairs (from
+    ``load_arrays``, or from ``read_official`` where TensorFlow is not
+    wanted); the other arguments are :func:`load`'s."""
+    name = check_dataset(dataset)
+    kind = check_preprocessing(preprocessing)
+    (x_all, y_all), (x_test, y_test) = train, test
     n = len(x_all)
     if (isinstance(validation_size, bool)
             or not isinstance(validation_size, (int, np.integer))

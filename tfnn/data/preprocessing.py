@@ -93,11 +93,14 @@ class Preprocessor:
         if x.size == 0:
             raise ValueError("Cannot fit standardize on an empty x_train.")
         if x.dtype == np.uint8:
-            # Exact float64 statistics from the 256-bin pixel histogram.
-            counts = np.bincount(x.ravel(), minlength=256).astype(np.float64)
-            values = np.arange(256, dtype=np.float64) / 255.0
-            mean = float(counts @ values / x.size)
-            std = float(np.sqrt(counts @ (values - mean) ** 2 / x.size))
+            # Exact statistics from integer sums (no float pass over the
+            # pixels): with S1 = Σx, S2 = Σx², n pixels,
+            # mean = S1 / (255 n), var = (n S2 − S1²) / (255 n)².
+            n = x.size
+            s1 = int(x.sum(dtype=np.uint64))
+            s2 = int(np.square(x, dtype=np.uint32).sum(dtype=np.uint64))
+            mean = s1 / (255 * n)
+            std = math.sqrt((n * s2 - s1 * s1) / (255 * n) ** 2)
         else:
             x = x.astype(np.float64) / 255.0
             mean, std = float(x.mean()), float(x.std())
@@ -108,10 +111,12 @@ class Preprocessor:
         x = np.asarray(x, dtype=np.float32)
         if self.kind == "raw":
             return x
-        x = x / np.float32(255.0)
+        x = x / np.float32(255.0)  # a new array: the rest works in place
         if self.kind == "minmax":
             return x
-        return (x - np.float32(self.mean)) / np.float32(self.std)
+        x -= np.float32(self.mean)
+        x /= np.float32(self.std)
+        return x
 
     def apply_tf(self, x) -> tf.Tensor:
         """Graph version (same float32 math), for exported SavedModels."""

@@ -8,7 +8,14 @@ A hidden block follows the notes' order (002, 003, 004)::
 The Linear layer before BatchNorm has no bias: BN subtracts the batch mean,
 which cancels any bias, and β takes its place. BatchNorm normalizes per
 feature after a Dense layer and per channel (over batch, height and width)
-after a convolution (note 004).
+after a convolution (note 004), with tfnn's
+:class:`~tfnn.nn.batch_norm.BatchNormalization` (Keras's layer, one fused
+kernel for images in training).
+
+A CNN block halves the image with a 2×2 max-pool after its convolutions
+(``downsample="pool"``, the notes' convnet) or with a stride of 2 in its
+last convolution (``"stride"``: that convolution computes 4× fewer
+outputs, the speedrun's recipe).
 
 ``maxout`` with k pieces makes the Linear layer k times wider (k·units
 outputs → units), so it carries k times the parameters. ``crelu`` doubles
@@ -39,6 +46,7 @@ import keras
 
 from tfnn.config import ModelConfig
 from tfnn.nn import activations, initializers
+from tfnn.nn import batch_norm as tfnn_batch_norm
 from tfnn.nn import dropout as tfnn_dropout
 
 
@@ -102,7 +110,7 @@ class _Blocks:
         return _initializer(cfg.output_initializer, kwargs, self.index)
 
     def _bn(self, i, axis=-1):
-        return keras.layers.BatchNormalization(
+        return tfnn_batch_norm.BatchNormalization(
             axis=axis,
             momentum=self.cfg.bn_momentum,
             epsilon=self.cfg.bn_epsilon,
@@ -207,13 +215,8 @@ def build_model(
             layers.append(
                 tfnn_dropout.Dropout(config.input_dropout, name="dropout_in")
             )
+        stride = config.downsample == "stride"
         for filters in config.filters:
-
-            def conv(units, **kw):
-                return keras.layers.Conv2D(
-                    units, config.kernel_size, padding="same", **kw
-                )
-
             # PReLU after a convolution shares α across space by default.
             shared = (
                 {"shared_axes": [1, 2]}
@@ -221,14 +224,28 @@ def build_model(
                 and "shared_axes" not in config.activation_kwargs
                 else None
             )
-            for _ in range(config.convs_per_block):
-                layers += blocks.block(conv, filters, act_kwargs=shared)
-            layers.append(
-                keras.layers.MaxPooling2D(2, name=f"pool_{blocks.index - 1}")
-            )
+            for j in range(config.convs_per_block):
+                last = j == config.convs_per_block - 1
+                layers += blocks.block(
+                    _conv(config.kernel_size, 2 if stride and last else 1),
+                    filters, act_kwargs=shared)
+            if not stride:
+                layers.append(keras.layers.MaxPooling2D(
+                    2, name=f"pool_{blocks.index - 1}"))
         layers.append(keras.layers.Flatten(name="flatten"))
     layers = blocks.head(layers)
     return keras.Sequential(layers, name=name or config.arch)
+
+
+def _conv(kernel_size: int, strides: int):
+    """A ``make_linear`` for :meth:`_Blocks.block`: a same-padded
+    ``kernel_size``² convolution (``strides`` 2 halves the image)."""
+
+    def conv(units, **kw):
+        return keras.layers.Conv2D(units, kernel_size, strides=strides,
+                                   padding="same", **kw)
+
+    return conv
 
 
 def augmentation_layers(config: ModelConfig) -> list:

@@ -13,10 +13,19 @@ import os
 import keras
 
 from tfnn.models import tta
-from tfnn.nn import dropout, initializers, layers, optimizers, rbm
+from tfnn.nn import (
+    batch_norm,
+    dropout,
+    initializers,
+    layers,
+    optimizers,
+    rbm,
+    schedules,
+)
 
 # Every module that defines a registered (serializable) tfnn class.
-_DEFINING_MODULES = (layers, dropout, initializers, optimizers, rbm, tta)
+_DEFINING_MODULES = (layers, batch_norm, dropout, initializers, optimizers,
+                     rbm, schedules, tta)
 
 
 def custom_objects() -> dict[str, type]:

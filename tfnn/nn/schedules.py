@@ -1,4 +1,5 @@
-"""Learning-rate schedules by name: ``constant``, ``step``, ``cosine``.
+"""Learning-rate schedules by name: ``constant``, ``step``, ``cosine``,
+``one_cycle``.
 
 Note 001: choose the learning rate on a log scale (0.1 → 0.01 → 0.001 …)
 and read the loss curve to tell too high from too low. A schedule then
@@ -8,6 +9,14 @@ lowers it as training goes:
     step:      lr_t = lr · gamma ^ floor(t / (step_epochs · steps_per_epoch))
     cosine:    lr_t = lr · (alpha + (1 − alpha) · ½ (1 + cos(π · t / T)))
                with T = epochs · steps_per_epoch
+    one_cycle: lr_t = lr · (t + 1) / W              for t < W = warmup · T
+               lr_t = lr · (T − t) / (T − W)        after (to 0 at t = T)
+
+``one_cycle`` (Smith's one-cycle policy, linear both ways) warms up from
+near 0, so a high peak ``lr`` does not blow up the first steps of a
+freshly initialized net, and anneals to 0, so the last steps settle in a
+minimum: the most accuracy from a fixed short budget (the speedrun's
+schedule, :mod:`tfnn.studies.speedrun`).
 
 ``t`` counts optimizer steps (iterations), as Keras schedules do.
 """
@@ -59,6 +68,45 @@ def _cosine(learning_rate, steps_per_epoch, epochs, alpha=0.0):
     )
 
 
+@keras.saving.register_keras_serializable(package="tfnn")
+class OneCycle(keras.optimizers.schedules.LearningRateSchedule):
+    """The ``one_cycle`` schedule of the module's formula.
+
+    Args:
+        learning_rate: the peak ``lr``.
+        total_steps: ``T``, the run's optimizer steps.
+        warmup: the fraction of ``T`` spent rising, in (0, 1).
+    """
+
+    def __init__(self, learning_rate, total_steps, warmup=0.2):
+        if not 0 < warmup < 1 or total_steps < 1:
+            raise ValueError(
+                "one_cycle needs 0 < warmup < 1 and total_steps >= 1. "
+                f"Received: warmup={warmup}, total_steps={total_steps}")
+        self.learning_rate = float(learning_rate)
+        self.total_steps = int(total_steps)
+        self.warmup = float(warmup)
+
+    def __call__(self, step):
+        t = keras.ops.cast(step, "float32")
+        total = float(self.total_steps)
+        w = max(1.0, self.warmup * total)
+        rise = (t + 1.0) / w
+        fall = keras.ops.maximum(total - t, 0.0) / max(total - w, 1.0)
+        return self.learning_rate * keras.ops.where(t < w, rise, fall)
+
+    def get_config(self):
+        return {"learning_rate": self.learning_rate,
+                "total_steps": self.total_steps, "warmup": self.warmup}
+
+
+@SCHEDULES.register("one_cycle")
+def _one_cycle(learning_rate, steps_per_epoch, epochs, warmup=0.2):
+    """lr rises linearly to lr over warmup·T steps, then falls to 0 at T."""
+    return OneCycle(learning_rate, max(1, int(epochs * steps_per_epoch)),
+                    warmup)
+
+
 def get(name, learning_rate, steps_per_epoch, epochs, **kwargs):
     """The schedule ``name`` for a run of ``epochs × steps_per_epoch`` steps.
 
@@ -91,7 +139,7 @@ def arguments(name) -> list[str]:
     Raises:
         ValueError: for an unknown name; the message lists the valid ones.
     """
-    factory = {"constant": _constant, "step": _step,
-               "cosine": _cosine}[SCHEDULES.key(name)]
+    factory = {"constant": _constant, "step": _step, "cosine": _cosine,
+               "one_cycle": _one_cycle}[SCHEDULES.key(name)]
     return [p for p in inspect.signature(factory).parameters
             if p not in RUN_ARGUMENTS]

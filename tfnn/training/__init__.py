@@ -12,7 +12,8 @@ Keras's own ``compile``/``fit`` on the same batches, to compare;
 ``run`` trains a whole run into a run folder, ``evaluation`` and
 ``metrics`` read it back. Several processes train one model with
 ``MultiWorkerMirroredStrategy``: ``cluster`` reads ``TF_CONFIG``,
-``sharding`` gives each replica its slices of the batches, and ``launch``
+``sharding`` gives each replica its slices of the batches,
+``multiworker_fit`` lets Keras's ``fit`` train there too, and ``launch``
 starts the workers on one machine (``tfnn launch``; docs/distributed.md).
 
 Batch modes of notes 001/002: ``batch_size=0`` (or the ``gd`` optimizer) is

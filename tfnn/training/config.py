@@ -34,7 +34,7 @@ class TrainConfig:
     optimizer: str = "adam"  # a key of tfnn.nn.optimizers.names()
     optimizer_kwargs: dict[str, Any] = field(default_factory=dict)
     learning_rate: float = 1e-3  # pick it on a log scale (001)
-    schedule: str = "constant"  # "constant", "step", "cosine"
+    schedule: str = "constant"  # "constant", "step", "cosine", "one_cycle"
     schedule_kwargs: dict[str, Any] = field(default_factory=dict)
     batch_size: int = 128  # 0: the whole set (gd); 1: SGD
     drop_remainder: bool = False  # PyTorch's drop_last

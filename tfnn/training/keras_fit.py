@@ -5,6 +5,8 @@ TensorBoard)."""
 
 from __future__ import annotations
 
+import contextlib
+
 import keras
 
 from tfnn import data as tfnn_data
@@ -17,6 +19,7 @@ from tfnn.training.callbacks import (
 )
 from tfnn.training.distribute import epoch_dataset
 from tfnn.training.history import History
+from tfnn.training.multiworker_fit import MultiWorkerFit
 from tfnn.training.sharding import is_multiworker, sharded_dataset
 
 
@@ -35,7 +38,10 @@ def fit_keras(model, optimizer, x, y, *, epochs=1, batch_size=128,
     before ``fit`` starts, which then runs the remaining epochs
     (``initial_epoch``) on their own batches. Under
     ``MultiWorkerMirroredStrategy`` each worker feeds its own slices of
-    the batches (:func:`~tfnn.training.sharding.sharded_dataset`).
+    the batches (:func:`~tfnn.training.sharding.sharded_dataset`) to a
+    :class:`~tfnn.training.multiworker_fit.MultiWorkerFit` around the
+    model, compiled and fitted in the strategy's scope (Keras's ``fit``
+    of the model itself fails there).
 
     Args:
         model, optimizer: the model and a Keras optimizer (or a key).
@@ -66,12 +72,7 @@ def fit_keras(model, optimizer, x, y, *, epochs=1, batch_size=128,
         TrainingDiverged: the loss became NaN/Inf or climbed above
             ``loss_guard_factor`` × the initial loss.
     """
-    model.compile(
-        optimizer=tfnn_optimizers.get(optimizer),
-        loss=keras.losses.SparseCategoricalCrossentropy(
-            from_logits=from_logits),
-        metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
-    )
+    fitted, scope = compile_for_fit(model, optimizer, from_logits, strategy)
     batch_size = None if batch_size in (0, None) else int(batch_size)
     steps = tfnn_data.num_batches(len(x), batch_size, drop_remainder)
     history = History()
@@ -95,8 +96,37 @@ def fit_keras(model, optimizer, x, y, *, epochs=1, batch_size=128,
         checkpoint_dir=checkpoints.directory if checkpoints else None,
         loss_guard=loss_guard, factor=loss_guard_factor,
         initial_loss=initial_loss), EpochLogger()]
-    model.fit(ds, epochs=epochs, initial_epoch=initial,
-              steps_per_epoch=steps, shuffle=False,
-              validation_data=validation, verbose=verbose,
-              callbacks=own + list(callbacks or []))
+    with scope():
+        fitted.fit(ds, epochs=epochs, initial_epoch=initial,
+                   steps_per_epoch=steps, shuffle=False,
+                   validation_data=validation, verbose=verbose,
+                   callbacks=own + list(callbacks or []))
     return history
+
+
+def compile_for_fit(model, optimizer, from_logits=True, strategy=None):
+    """Compile what Keras's ``fit`` trains for ``model``: the model itself,
+    or under ``MultiWorkerMirroredStrategy`` a
+    :class:`~tfnn.training.multiworker_fit.MultiWorkerFit` around it,
+    built here (outside the strategy's scope) and compiled in the scope.
+
+    Returns:
+        ``(fitted, scope)``: what to call ``fit`` on, and a function
+        returning the context to call it in (the strategy's scope, or
+        none).
+    """
+    multiworker = is_multiworker(strategy)
+    fitted = MultiWorkerFit(model) if multiworker else model
+    scope = strategy.scope if multiworker else contextlib.nullcontext
+    with scope():
+        fitted.compile(
+            optimizer=tfnn_optimizers.get(optimizer),
+            loss=keras.losses.SparseCategoricalCrossentropy(
+                from_logits=from_logits),
+            metrics=[keras.metrics.SparseCategoricalAccuracy(
+                name="accuracy")],
+            # Keras's own choice under tf.distribute ("auto" would pick
+            # XLA on a GPU for the MultiWorkerFit, built outside it).
+            **({"jit_compile": False} if multiworker else {}),
+        )
+    return fitted, scope

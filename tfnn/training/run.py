@@ -72,14 +72,6 @@ logger = logging.getLogger(__name__)
 RECOMMENDED_MODEL = ModelConfig(batch_norm=True, dropout=0.2,
                                 output_initializer="small_normal")
 RECOMMENDED_TRAIN = TrainConfig(schedule="cosine")
-# Keras 3.15's fit fails under MultiWorkerMirroredStrategy before its
-# first step: it reduces a batch's (x, y) pair of PerReplica values as one
-# value, and (with that worked around) the step's scalar logs over an axis
-# 0 they do not have. Refused before the cluster starts, not mid-run.
-MULTIWORKER_FIT = ("--loop fit does not run under --strategy multiworker "
-                   "with this Keras (3.15: its fit fails under "
-                   "MultiWorkerMirroredStrategy); use --loop custom or "
-                   "auto (the readable loop), docs/distributed.md")
 
 
 @dataclass
@@ -191,8 +183,6 @@ def run_strategy(train_config: TrainConfig, devices=None):
     under ``multiworker`` with ``TF_CONFIG``, this process's
     :class:`~tfnn.training.cluster.Cluster` (else None)."""
     tc = train_config
-    if tc.strategy == "multiworker" and tc.loop == "fit":
-        raise ValueError(MULTIWORKER_FIT)
     strategy = make_strategy(tc.strategy, devices, tc.collective_timeout,
                              tc.startup_timeout)
     cluster = (tfnn_cluster.from_env() if tc.strategy == "multiworker"

@@ -32,8 +32,9 @@ step, beside the same parts of the PyTorch step.
 Modules: ``base`` (the models, FLOPs, :class:`Path`), ``paths`` (the timed
 training paths), ``torch_models`` (PyTorch, imported lazily), ``profile``
 (one step's parts), ``serving_load`` (``tfnn serve`` under load),
-``processes`` and ``worker`` (a function in a fresh process), ``report``
-(Markdown) and ``runner`` (the whole benchmark).
+``worker`` (a benchmark function in a fresh process, through
+:mod:`tfnn.studies.processes`), ``report`` (Markdown) and ``runner`` (the
+whole benchmark, with :mod:`tfnn.studies.speedrun`'s rows).
 """
 
 from tfnn.studies.benchmark.base import (
@@ -54,7 +55,6 @@ from tfnn.studies.benchmark.paths import (
     run_training,
     time_to_accuracy,
 )
-from tfnn.studies.benchmark.processes import in_subprocess
 from tfnn.studies.benchmark.profile import (
     PROFILE_PARTS,
     format_step_profile,
@@ -64,7 +64,12 @@ from tfnn.studies.benchmark.profile import (
     torch_step_parts,
 )
 from tfnn.studies.benchmark.report import format_report
-from tfnn.studies.benchmark.runner import run, run_profile, step_profiles
+from tfnn.studies.benchmark.runner import (
+    in_subprocess,
+    run,
+    run_profile,
+    step_profiles,
+)
 from tfnn.studies.benchmark.serving_load import serving_speed
 
 __all__ = ["ARCHS", "CNN_FILTERS", "CNN_HIDDEN", "MLP_HIDDEN", "PATHS",

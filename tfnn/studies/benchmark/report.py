@@ -1,10 +1,12 @@
 """The benchmark's report as Markdown: a table per model, the ratios, time
-to a target accuracy, the step profiles and the serving speed."""
+to a target accuracy, the speedrun, the step profiles and the serving
+speed."""
 
 from __future__ import annotations
 
 from tfnn.studies.benchmark.base import PATHS
 from tfnn.studies.benchmark.profile import format_step_profile
+from tfnn.studies.benchmark.speedrun_rows import format_speedrun_rows
 
 TITLES = {"mlp": "MLP",
           "mlp_bn_dropout": "MLP, Linear → BN → ReLU → dropout 0.2",
@@ -88,8 +90,24 @@ def format_report(report) -> str:
     for key, what in (("mlp_time_to_98", "MLP"), ("cnn_time_to_99", "CNN")):
         if key in report:
             lines += [_time_to_line(report[key], what), ""]
+    if "speedrun" in report:
+        lines += format_speedrun_rows(report["speedrun"])
     for profile in report.get("step_profile", {}).values():
         lines += [format_step_profile(profile), ""]
     if "serving" in report:
         lines += _serving_table(report["serving"])
+    if "grpc_serving" in report:
+        lines += [""] + _grpc_table(report["grpc_serving"])
     return "\n".join(lines)
+
+
+def _grpc_table(rows) -> list:
+    lines = ["| gRPC Predict vs REST vs in-process | gRPC req/s | gRPC p50 "
+             "ms | REST p50 ms | in-process p50 ms | gRPC/in-process |",
+             "|---|---|---|---|---|---|"]
+    for k, v in rows.items():
+        lines.append(
+            f"| {k} | {v['grpc_requests_per_second']:.0f} | "
+            f"{v['grpc_p50_ms']:.2f} | {v['rest_p50_ms']:.2f} | "
+            f"{v['inprocess_p50_ms']:.2f} | {v['grpc_over_inprocess']:.2f}x |")
+    return lines

@@ -10,23 +10,40 @@ import time
 
 from tfnn.provenance import versions, write_json
 from tfnn.runtime import ONEDNN, onednn_wanted
+from tfnn.studies.benchmark.grpc_load import grpc_serving_speed
 from tfnn.studies.benchmark.paths import (
     matmul_peak,
     run_training,
     time_to_accuracy,
 )
-from tfnn.studies.benchmark.processes import in_subprocess
 from tfnn.studies.benchmark.profile import step_profile
 from tfnn.studies.benchmark.serving_load import serving_speed
+from tfnn.studies.benchmark.speedrun_rows import speedrun_rows
+from tfnn.studies.processes import in_subprocess as _in_subprocess
 
 logger = logging.getLogger(__name__)
+
+WORKER = "tfnn.studies.benchmark.worker"  # its FUNCTIONS run in a process
+
+
+def in_subprocess(function, env, **kwargs):
+    """The benchmark ``function`` (a name of the worker's ``FUNCTIONS``)
+    in a fresh process whose environment adds ``env``
+    (:func:`tfnn.studies.processes.in_subprocess`)."""
+    return _in_subprocess(WORKER, function, env, **kwargs)
 
 
 def run(epochs=4, cnn_epochs=2, cnn_train=10_000, time_to_acc=True,
         serving_dir="saved_models/mnist", out=None, profile=True,
-        cnn_max_epochs=5) -> dict:
+        cnn_max_epochs=5, cnn_time_to_99=False, speedrun_seeds=3,
+        keras_io=False) -> dict:
     """The whole benchmark; writes JSON to ``out`` when given. ``profile``:
     add :func:`step_profiles` of the MLP and the CNN ("step_profile").
+    ``speedrun_seeds``: seeds of the speedrun rows
+    (:func:`~tfnn.studies.benchmark.speedrun_rows.speedrun_rows`; 0 leaves
+    them out), with keras.io's recipe when ``keras_io`` (minutes).
+    ``cnn_time_to_99``: also the notes' CNN epoch by epoch to 99 %
+    (minutes; the speedrun is the fast way there).
 
     The CNN runs twice, each in a fresh process (:func:`in_subprocess`):
     with oneDNN's kernels, which ``tfnn train --arch cnn`` turns on
@@ -51,13 +68,18 @@ def run(epochs=4, cnn_epochs=2, cnn_train=10_000, time_to_acc=True,
     report["cnn_eigen"] = in_subprocess("run_training", {ONEDNN: "0"}, **cnn)
     if time_to_acc:
         report["mlp_time_to_98"] = time_to_accuracy(0.98, "mlp", max_epochs=20)
-        report["cnn_time_to_99"] = in_subprocess(
-            "time_to_accuracy", {ONEDNN: "1"}, target=0.99, arch="cnn",
-            max_epochs=cnn_max_epochs)
+        if cnn_time_to_99:
+            report["cnn_time_to_99"] = in_subprocess(
+                "time_to_accuracy", {ONEDNN: "1"}, target=0.99, arch="cnn",
+                max_epochs=cnn_max_epochs)
+    if speedrun_seeds:
+        report["speedrun"] = speedrun_rows(speedrun_seeds,
+                                           keras_io=keras_io)
     if profile:
         report["step_profile"] = step_profiles()
     if serving_dir and os.path.isdir(serving_dir):
         report["serving"] = serving_speed(serving_dir)
+        report["grpc_serving"] = grpc_serving_speed(serving_dir)
     report["peak_after"] = matmul_peak()
     report["seconds"] = time.perf_counter() - t_start
     report["versions"] = versions(("torch",))

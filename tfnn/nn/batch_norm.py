@@ -1,0 +1,68 @@
+"""Batch normalization whose training step on images is one fused kernel.
+
+Note 004's BatchNorm, per channel ``c`` over the batch and the spatial
+positions (``n = N·H·W`` values)::
+
+    μ_B = mean(x),  σ²_B = mean((x − μ_B)²)          # biased variance
+    y   = γ · (x − μ_B) / sqrt(σ²_B + ε) + β
+    moving_mean ← m · moving_mean + (1 − m) · μ_B    # Keras's momentum m
+    moving_var  ← m · moving_var  + (1 − m) · σ²_B
+
+Keras 3's ``BatchNormalization`` computes this from a dozen separate
+operations (moments, subtract, rsqrt, multiply, add …) and its gradient
+from as many again; on a small convnet they cost more than the
+convolutions themselves (``python scripts/benchmark.py``'s speedrun rows;
+docs/performance.md has the figures). TensorFlow has the whole forward as
+one kernel and the whole backward as another (``FusedBatchNormV3`` and its
+gradient, which oneDNN accelerates). :class:`BatchNormalization` uses
+them for 4-D channels-last inputs in training; inference, other ranks and
+axes, synchronized (multi-replica) statistics, renorm and layers without γ or β
+keep Keras's code, so what it computes and saves is Keras's layer's.
+
+``FusedBatchNormV3`` returns the *unbiased* batch variance
+``σ²_B · n/(n − 1)`` for the moving average; it is scaled back by
+``(n − 1)/n`` so the moving statistics are Keras's too.
+"""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+
+@keras.saving.register_keras_serializable(package="tfnn")
+class BatchNormalization(keras.layers.BatchNormalization):
+    """Keras's ``BatchNormalization`` (same arguments, same saved config)
+    with one fused kernel for NHWC images in training (see the module).
+
+    Call arguments:
+        inputs: a tensor.
+        training: normalize with the batch's statistics and update the
+            moving ones (True) or with the moving ones.
+    """
+
+    def _fused(self, inputs, training) -> bool:
+        rank = inputs.shape.rank
+        return (bool(training) and self.trainable and rank == 4
+                and self.axis in (-1, rank - 1)
+                and self.center and self.scale
+                and not self.synchronized and not self.renorm)
+
+    def call(self, inputs, training=None, mask=None):
+        if mask is not None or not self._fused(inputs, training):
+            return super().call(inputs, training=training, mask=mask)
+        x = tf.cast(inputs, tf.float32)  # as Keras: statistics in float32
+        y, mean, var = tf.compat.v1.nn.fused_batch_norm(
+            x, tf.cast(self.gamma, tf.float32), tf.cast(self.beta, tf.float32),
+            epsilon=self.epsilon, data_format="NHWC", is_training=True)
+        shape = tf.shape(x)
+        n = tf.cast(shape[0] * shape[1] * shape[2], tf.float32)
+        var = var * (n - 1.0) / tf.maximum(n, 2.0)  # back to σ²_B (biased)
+        m = self.momentum
+        self.moving_mean.assign(
+            self.moving_mean * m + tf.cast(mean, self.moving_mean.dtype)
+            * (1.0 - m))
+        self.moving_variance.assign(
+            self.moving_variance * m + tf.cast(var, self.moving_variance.dtype)
+            * (1.0 - m))
+        return tf.cast(y, self.compute_dtype)

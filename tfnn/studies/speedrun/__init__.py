@@ -1,0 +1,19 @@
+"""The speedrun: from a cold process to a target MNIST test accuracy as
+fast as this CPU allows (``tfnn speedrun``).
+
+Modules: ``recipes`` (what is trained, chosen on the validation split) and
+``races`` (each seed in a fresh process, timed from its start to its exit;
+the per-seed table and the median).
+"""
+
+from tfnn.studies.speedrun.races import MODULE, format_table, race, run_seed
+from tfnn.studies.speedrun.recipes import (
+    ARCHS,
+    RECIPES,
+    check_arch,
+    configs,
+    recipe,
+)
+
+__all__ = ["ARCHS", "MODULE", "RECIPES", "check_arch", "configs",
+           "format_table", "race", "recipe", "run_seed"]
