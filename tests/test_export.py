@@ -543,3 +543,49 @@ def test_a_sigkilled_export_is_cleaned_up_by_the_next(tiny, mnist,
                                     name="mnist")
     assert sorted(os.listdir(base / "mnist")) == ["1"]
     assert path == str(base / "mnist" / "1")
+
+
+# ------------------------------------------------------------------ ties
+
+
+def test_predictions_may_differ_only_on_ties():
+    """A SavedModel computes in another float order than the in-memory
+    model: where the two best scores tie, either class is right (counted,
+    and allowed as that much accuracy slack); anywhere else a difference
+    is an error."""
+    from tfnn.shipping import verification as v
+
+    got, expected = np.array([1, 2, 3, 4]), np.array([1, 2, 9, 4])
+    tied = np.array([False, False, True, False])
+    assert v.compare_predictions(got, expected, "x", tied) == 1
+    assert v.compare_predictions(expected, expected, "x", tied) == 0
+    with pytest.raises(v.VerificationError, match="1 of 4 predictions"):
+        v.compare_predictions(got, expected, "x")
+    with pytest.raises(v.VerificationError, match="first at test images"):
+        v.compare_predictions(got, expected, "x", ~tied)
+    v.check_recorded_accuracy(7, 10, 0.8, slack=1)
+    with pytest.raises(v.VerificationError, match="accuracy mismatch"):
+        v.check_recorded_accuracy(7, 10, 0.8)
+    with pytest.raises(v.VerificationError, match="accuracy mismatch"):
+        v.check_recorded_accuracy(6, 10, 0.8, slack=1)
+
+
+def test_in_memory_ties_are_the_top_two_scores_within_tolerance():
+    from tfnn.data import Preprocessor
+    from tfnn.shipping import verification as v
+
+    model = keras.Sequential([
+        keras.Input((28, 28)), keras.layers.Flatten(),
+        keras.layers.Dense(10, kernel_initializer="zeros")])
+    images = np.random.default_rng(0).integers(0, 256, (5, 28, 28))
+    classes, tied = v.predict_in_memory(model, Preprocessor("minmax"),
+                                        images, ties=True)
+    assert tied.all() and (classes == 0).all()  # every score 0: all tie
+    kernel = np.zeros((784, 10), np.float32)
+    kernel[:, 3] = 1.0  # class 3 wins by the sum of the pixels
+    model.layers[-1].kernel.assign(kernel)
+    classes, tied = v.predict_in_memory(model, Preprocessor("minmax"),
+                                        images, ties=True)
+    assert not tied.any() and (classes == 3).all()
+    np.testing.assert_array_equal(
+        v.predict_in_memory(model, Preprocessor("minmax"), images), classes)

@@ -105,20 +105,24 @@ def test_script_prints_the_table_and_exits_1_below_target(mnist_builder,
     assert saved["recipe"] == speedrun.recipe("mlp")
 
 
-def test_torch_twin_has_the_recipes_layers():
+def test_torch_twin_has_the_same_layers():
     """The same layers: PyTorch's parameters (weights, biases, γ, β) are
-    as many as the Keras model's trainable ones, layer kind by kind."""
+    as many as the Keras model's trainable ones, for the speedrun's
+    recipes and the benchmark's models; what has no twin is refused."""
     torch = pytest.importorskip("torch")
-    from tfnn.studies.speedrun.baselines import torch_model
+    from tfnn.studies.benchmark.base import tfnn_config
+    from tfnn.studies.torch_twin import torch_model
 
-    for arch in speedrun.ARCHS:
-        net = torch_model(speedrun.recipe(arch)["model"])
-        model = build_model(speedrun.configs(arch)[0])
-        keras_count = sum(int(v.numpy().size)
-                          for v in model.trainable_variables)
+    configs = [speedrun.configs(arch)[0] for arch in speedrun.ARCHS] + [
+        tfnn_config(arch) for arch in ("mlp", "mlp_bn_dropout", "cnn")]
+    for config in configs:
+        net = torch_model(config.to_dict())
+        keras_count = sum(int(v.numpy().size) for v in
+                          build_model(config).trainable_variables)
         assert sum(p.numel() for p in net.parameters()) == keras_count
-        x = torch.zeros((2, 28, 28))
-        assert tuple(net(x).shape) == (2, 10)
+        assert tuple(net(torch.zeros((2, 28, 28))).shape) == (2, 10)
+    with pytest.raises(ValueError, match="no PyTorch twin"):
+        torch_model(ModelConfig(activation="tanh").to_dict())
 
 
 def test_one_cycle_in_python_is_the_schedules_formula():

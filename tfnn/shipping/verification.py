@@ -18,6 +18,7 @@ the function, never this module.
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
@@ -39,6 +40,8 @@ from tfnn.shipping.versions import (
     read_metadata,
     resolve_version_dir,
 )
+
+logger = logging.getLogger(__name__)
 
 
 class VerificationError(RuntimeError):
@@ -71,39 +74,72 @@ def predict_saved(signature, images, batch_size=1000):
     return joined[:, 0].astype(np.int64), joined[:, 1:].astype(np.float32)
 
 
-def predict_in_memory(model, preprocessor, images, batch_size=1000):
+# Two scores closer than this (relative to the top one, or absolutely below
+# 1) are a tie: a float32 computation of the same model in another order
+# (the SavedModel's graph, its fused ops) may rank them either way. The
+# quick-mode models of the tests, barely trained, tie exactly.
+TIE_TOLERANCE = 1e-6
+
+
+def predict_in_memory(model, preprocessor, images, batch_size=1000,
+                      ties=False):
     """The in-memory model's classes on raw images (``training=False``):
-    ``argmax model(preprocessor(images))``, batch by batch."""
+    ``argmax model(preprocessor(images))``, batch by batch.
+
+    With ``ties``, also which images' two best scores tie
+    (``top1 − top2 ≤ TIE_TOLERANCE · max(1, |top1|)``): ``(classes,
+    tied)``."""
     shape = example_shape_of(model)
 
-    def classes(batch):  # (batch,) int64
+    def classes(batch):  # (batch, 2): the class and whether it is a tie
         x = preprocessor(batch).reshape((-1, *shape))  # (batch, 28, 28)
         z = keras.ops.convert_to_numpy(model(x, training=False))
-        return np.argmax(z, axis=-1).astype(np.int64)
+        top2 = np.sort(z, axis=-1)[:, -2:]
+        tied = top2[:, 1] - top2[:, 0] <= TIE_TOLERANCE * np.maximum(
+            1.0, np.abs(top2[:, 1]))
+        return np.column_stack([np.argmax(z, axis=-1), tied]).astype(np.int64)
 
-    return map_batches(classes, images, batch_size)
+    joined = map_batches(classes, images, batch_size)
+    if ties:
+        return joined[:, 0], joined[:, 1].astype(bool)
+    return joined[:, 0]
 
 
-def compare_predictions(got, expected, what) -> None:
-    """Raises ``VerificationError`` unless ``got == expected`` everywhere."""
-    wrong = np.flatnonzero(got != expected)
+def compare_predictions(got, expected, what, tied=None) -> int:
+    """Raises ``VerificationError`` unless ``got == expected`` everywhere
+    but on ``tied`` images (:func:`predict_in_memory`'s ties), where
+    either class is right.
+
+    Returns:
+        How many tied images differ (logged).
+    """
+    differ = got != expected
+    at_ties = differ & tied if tied is not None else np.zeros_like(differ)
+    wrong = np.flatnonzero(differ & ~at_ties)
     if wrong.size:
         raise VerificationError(
             f"{what}: {wrong.size} of {len(expected)} predictions differ "
             f"(first at test images {wrong[:10].tolist()})"
         )
+    if at_ties.any():
+        logger.info("%s: %d predictions differ, each on a tie of the "
+                    "in-memory model's two best scores (images %s)", what,
+                    int(at_ties.sum()), np.flatnonzero(at_ties)[:10].tolist())
+    return int(at_ties.sum())
 
 
-def check_recorded_accuracy(correct, n, recorded) -> None:
+def check_recorded_accuracy(correct, n, recorded, slack: int = 0) -> None:
     """Raises ``VerificationError`` unless ``correct`` of ``n`` is the
-    recorded accuracy: ``correct == round(recorded · n)`` and
-    ``|correct / n − recorded| <= 0.5 / n``."""
+    recorded accuracy: ``|correct − round(recorded · n)| ≤ slack`` (the
+    tied predictions that differ, else 0) and, exactly, ``|correct / n −
+    recorded| <= 0.5 / n``."""
     if recorded is None:
         raise VerificationError(
             "metadata.json records no test_accuracy to verify against"
         )
     recorded_correct = int(round(float(recorded) * n))
-    if correct != recorded_correct or abs(correct / n - recorded) > 0.5 / n:
+    if abs(correct - recorded_correct) > slack or (
+            not slack and abs(correct / n - recorded) > 0.5 / n):
         raise VerificationError(
             f"accuracy mismatch: the SavedModel scores {correct / n:.4f} "
             f"({correct}/{n}) but {recorded!r} ({recorded_correct}/{n}) is "
@@ -216,11 +252,10 @@ def verify(
     if model is not None:
         if preprocessor is None:
             preprocessor = Preprocessor.from_dict(meta["preprocessor"])
-        compare_predictions(
-            classes, predict_in_memory(model, preprocessor, images,
-                                       batch_size),
-            "the SavedModel and the in-memory model",
-        )
+        expected, tied = predict_in_memory(model, preprocessor, images,
+                                           batch_size, ties=True)
+        compare_predictions(classes, expected,
+                            "the SavedModel and the in-memory model", tied)
         checked.append("in-memory model predictions")
     return {
         "path": version_dir,

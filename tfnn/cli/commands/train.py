@@ -15,6 +15,7 @@ from tfnn.cli.flags import add_dataclass_flags, dataclass_from_args
 from tfnn.config import (
     ARCHS,
     BN_PLACEMENTS,
+    DOWNSAMPLING,
     OUTPUTS,
     ModelConfig,
     load_config_file,
@@ -110,7 +111,7 @@ def add_arguments(parser):
         "arch": ARCHS, "activation": activations.names(),
         "initializer": initializers.names(),
         "output_initializer": initializers.names(), "output": OUTPUTS,
-        "bn_placement": BN_PLACEMENTS})
+        "bn_placement": BN_PLACEMENTS, "downsample": DOWNSAMPLING})
     add_dataclass_flags(parser, TrainConfig, group="training",
                         defaults=RECOMMENDED_TRAIN, helps=TRAIN_HELP,
                         choices={

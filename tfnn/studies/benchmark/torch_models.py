@@ -13,13 +13,8 @@ import logging
 import numpy as np
 
 from tfnn.batching import batch_slices
-from tfnn.studies.benchmark.base import (
-    BN_DROPOUT,
-    CNN_FILTERS,
-    CNN_HIDDEN,
-    MLP_HIDDEN,
-    Path,
-)
+from tfnn.studies.benchmark.base import Path, tfnn_config
+from tfnn.studies.torch_twin import torch_model as twin
 
 logger = logging.getLogger(__name__)
 
@@ -37,41 +32,16 @@ def import_torch():
 
 def torch_model(arch, seed, threads):
     """``(model, optimizer, loss)``: the benchmark's MLP (also with BN and
-    dropout, ``"mlp_bn_dropout"``) or CNN in PyTorch
-    (He normal, zero bias: the scheme of :func:`~tfnn.studies.benchmark.
-    base.tfnn_config`), fused Adam 1e-3 and cross-entropy on logits."""
+    dropout, ``"mlp_bn_dropout"``) or CNN in PyTorch, built from the same
+    :func:`~tfnn.studies.benchmark.base.tfnn_config` as tfnn's
+    (:func:`tfnn.studies.torch_twin.torch_model`: He normal, zero bias),
+    fused Adam 1e-3 and cross-entropy on logits."""
     import torch  # optional extra: imported only when it is used
     from torch import nn
 
     torch.manual_seed(seed)
     torch.set_num_threads(threads)
-    if arch.startswith("mlp"):
-        sizes = (784, *MLP_HIDDEN)
-        layers = [nn.Flatten()]
-        for a, b in zip(sizes, sizes[1:]):
-            if arch == "mlp_bn_dropout":  # Linear → BN → ReLU → dropout,
-                # with Keras's BN momentum 0.99 (torch's 0.01) and ε 1e-3
-                layers += [nn.Linear(a, b, bias=False),
-                           nn.BatchNorm1d(b, eps=1e-3, momentum=0.01),
-                           nn.ReLU(), nn.Dropout(BN_DROPOUT)]
-            else:
-                layers += [nn.Linear(a, b), nn.ReLU()]
-        model = nn.Sequential(*layers, nn.Linear(sizes[-1], 10))
-    else:
-        layers, c_in = [nn.Unflatten(1, (1, 28))], 1
-        for c_out in CNN_FILTERS:
-            layers += [nn.Conv2d(c_in, c_out, 3, padding=1), nn.ReLU(),
-                       nn.MaxPool2d(2)]
-            c_in = c_out
-        side = 28 // 2 ** len(CNN_FILTERS)
-        layers += [nn.Flatten(), nn.Linear(side * side * c_in, CNN_HIDDEN[0]),
-                   nn.ReLU(), nn.Linear(CNN_HIDDEN[0], 10)]
-        model = nn.Sequential(*layers)
-    for m in model.modules():
-        if isinstance(m, (nn.Linear, nn.Conv2d)):
-            nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
-            if m.bias is not None:
-                nn.init.zeros_(m.bias)
+    model = twin(tfnn_config(arch, seed).to_dict())
     opt = torch.optim.Adam(model.parameters(), lr=1e-3, fused=True)
     return model, opt, nn.CrossEntropyLoss()
 

@@ -26,6 +26,7 @@ import time
 import numpy as np
 
 from tfnn.studies.speedrun.recipes import recipe
+from tfnn.studies.torch_twin import torch_model
 
 
 def one_cycle(step: int, total: int, peak: float, warmup: float) -> float:
@@ -36,52 +37,6 @@ def one_cycle(step: int, total: int, peak: float, warmup: float) -> float:
     if step < w:
         return peak * (step + 1) / w
     return peak * max(total - step, 0) / max(total - w, 1.0)
-
-
-def torch_model(model: dict):
-    """The recipe's ``model`` dict (ModelConfig fields) as a PyTorch
-    ``nn.Sequential``: NCHW convolutions padded to keep Keras's "same"
-    sizes, BN with Keras's momentum (PyTorch's ``1 − m``) and ε, He-normal
-    hidden weights, the output layer ``small_normal`` (0.01·N(0, 1)) when
-    the recipe says so."""
-    from torch import nn
-
-    momentum = 1.0 - model.get("bn_momentum", 0.99)
-    eps = model.get("bn_epsilon", 1e-3)
-    bn = model.get("batch_norm", False)
-    layers, c_in = [], 1
-    if model["arch"] == "cnn":
-        layers.append(nn.Unflatten(1, (1, 28)))
-        side = 28
-        k = model.get("kernel_size", 3)
-        stride = model.get("downsample", "pool") == "stride"
-        for c_out in model.get("filters", (32, 64)):
-            layers += [nn.Conv2d(c_in, c_out, k, stride=2 if stride else 1,
-                                 padding=k // 2, bias=not bn)]
-            layers += [nn.BatchNorm2d(c_out, eps=eps, momentum=momentum)
-                       ] if bn else []
-            layers += [nn.ReLU()] + ([] if stride else [nn.MaxPool2d(2)])
-            c_in, side = c_out, math.ceil(side / 2)
-        width = c_in * side * side
-    else:
-        width = 784
-    layers.append(nn.Flatten())
-    for units in model.get("hidden", ()):
-        layers.append(nn.Linear(width, units, bias=not bn))
-        layers += [nn.BatchNorm1d(units, eps=eps, momentum=momentum)
-                   ] if bn else []
-        layers.append(nn.ReLU())
-        width = units
-    out = nn.Linear(width, 10)
-    net = nn.Sequential(*layers, out)
-    for m in net.modules():
-        if isinstance(m, (nn.Linear, nn.Conv2d)):
-            nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
-            if m.bias is not None:
-                nn.init.zeros_(m.bias)
-    if model.get("output_initializer") == "small_normal":
-        nn.init.normal_(out.weight, std=0.01)
-    return net
 
 
 def torch_seed(arch="cnn", seed=0, train_limit=None, epochs=None,
