@@ -108,15 +108,18 @@ class Preprocessor:
 
     def __call__(self, x) -> np.ndarray:
         """NumPy version: float32 array of ``x``'s shape."""
-        x = np.asarray(x, dtype=np.float32)
         if self.kind == "raw":
-            return x
-        x = x / np.float32(255.0)  # a new array: the rest works in place
+            return np.asarray(x, dtype=np.float32)
+        # One new float32 array, then in place: the same float32 operations
+        # as (x / 255 − mean) / std without a temporary per step (fresh
+        # pages cost more than the arithmetic here).
+        out = np.array(x, dtype=np.float32, copy=True)
+        out /= np.float32(255.0)
         if self.kind == "minmax":
-            return x
-        x -= np.float32(self.mean)
-        x /= np.float32(self.std)
-        return x
+            return out
+        out -= np.float32(self.mean)
+        out /= np.float32(self.std)
+        return out
 
     def apply_tf(self, x) -> tf.Tensor:
         """Graph version (same float32 math), for exported SavedModels."""
