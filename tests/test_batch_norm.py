@@ -74,6 +74,7 @@ def test_inference_reads_the_moving_statistics_and_changes_nothing():
     ((8, 6), {}),                      # after a Dense layer: rank 2
     ((8, 4, 4, 3), {"axis": 1}),       # channels first
     ((8, 4, 4, 3), {"center": False}),  # no β
+    ((8, 4, 4, 3), {"epsilon": 1e-6}),  # below the fused kernel's floor
 ])
 def test_other_cases_keep_keras_code(shape, kwargs):
     keras_bn, tfnn_bn = (keras.layers.BatchNormalization(**kwargs),

@@ -17,7 +17,9 @@ one kernel and the whole backward as another (``FusedBatchNormV3`` and its
 gradient, which oneDNN accelerates). :class:`BatchNormalization` uses
 them for 4-D channels-last inputs in training; inference, other ranks and
 axes, synchronized (multi-replica) statistics, renorm and layers without γ or β
-keep Keras's code, so what it computes and saves is Keras's layer's.
+keep Keras's code (so do a symbolic ``training`` flag and ε below the
+fused kernel's floor of 1.001e-5), so what it computes and saves is Keras's
+layer's.
 
 ``FusedBatchNormV3`` returns the *unbiased* batch variance
 ``σ²_B · n/(n − 1)`` for the moving average; it is scaled back by
@@ -43,9 +45,11 @@ class BatchNormalization(keras.layers.BatchNormalization):
 
     def _fused(self, inputs, training) -> bool:
         rank = inputs.shape.rank
-        return (bool(training) and self.trainable and rank == 4
+        # ``fused_batch_norm`` raises ε below 1.001e-5 to that floor (its
+        # cuDNN contract): a smaller ε keeps Keras's exact formula.
+        return (training is True and self.trainable and rank == 4
                 and self.axis in (-1, rank - 1)
-                and self.center and self.scale
+                and self.center and self.scale and self.epsilon > 1.001e-5
                 and not self.synchronized and not self.renorm)
 
     def call(self, inputs, training=None, mask=None):
