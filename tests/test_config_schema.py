@@ -255,7 +255,7 @@ def test_train_config_checks_kwargs_before_any_data():
 
 def _tfnn(args, cwd):
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    return subprocess.run([sys.executable, "-m", "tfnn", "train", *args],
+    return subprocess.run([sys.executable, "-m", "tfnn.cli", "train", *args],
                           capture_output=True, text=True, timeout=300,
                           env=env, cwd=cwd)
 

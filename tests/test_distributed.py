@@ -1,7 +1,7 @@
 """Multi-worker training (``tfnn launch``, ``--strategy multiworker``) with
 real worker processes on 127.0.0.1.
 
-The slow tests start ``python -m tfnn launch --workers 2`` (two
+The slow tests start ``python -m tfnn.cli launch --workers 2`` (two
 ``tfnn train`` processes under ``MultiWorkerMirroredStrategy``) on tiny
 data and check it against one process: the same per-epoch losses, each
 global batch split into disjoint halves that cover the epoch's permutation,
@@ -59,7 +59,7 @@ RESUMED = re.compile(r"Resumed from (\S+) \(epoch (\d+)\)")
 
 
 def tfnn_command(*args, verbose=False):
-    return [sys.executable, "-m", "tfnn", *(["-v"] if verbose else []),
+    return [sys.executable, "-m", "tfnn.cli", *(["-v"] if verbose else []),
             *args]
 
 

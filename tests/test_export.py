@@ -522,7 +522,7 @@ def test_a_sigkilled_export_is_cleaned_up_by_the_next(tiny, mnist,
     }))
     base = tmp_path / "saved_models"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tfnn", "export", "--run", str(run),
+        [sys.executable, "-m", "tfnn.cli", "export", "--run", str(run),
          "--base", str(base)], stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL, env={**os.environ,
                                         "TF_CPP_MIN_LOG_LEVEL": "3"})

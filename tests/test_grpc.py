@@ -527,7 +527,7 @@ def test_tfnn_serve_grpc_port_serves_both_apis(servers, mnist_raw):
     rest_port, grpc_port = _free_port(), _free_port()
     base = os.path.dirname(servers.version_dir)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tfnn", "serve", "--model-dir", base,
+        [sys.executable, "-m", "tfnn.cli", "serve", "--model-dir", base,
          "--port", str(rest_port), "--grpc-port", str(grpc_port),
          "--version-label", "stable=1"],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)

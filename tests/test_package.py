@@ -47,7 +47,7 @@ def test_registry_get_names_and_errors():
 
 
 def test_cli_help_lists_commands():
-    done = subprocess.run([sys.executable, "-m", "tfnn", "--help"],
+    done = subprocess.run([sys.executable, "-m", "tfnn.cli", "--help"],
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0
     for command in ("train", "evaluate", "export", "verify", "serve"):
@@ -57,7 +57,7 @@ def test_cli_help_lists_commands():
 @pytest.mark.slow
 def test_cli_unknown_key_is_a_clear_error_not_a_traceback():
     done = subprocess.run(
-        [sys.executable, "-m", "tfnn", "train", "--optimizer", "adamw2"],
+        [sys.executable, "-m", "tfnn.cli", "train", "--optimizer", "adamw2"],
         capture_output=True, text=True, timeout=120)
     assert done.returncode == 2
     assert "invalid choice" in done.stderr and "nag" in done.stderr
@@ -69,6 +69,8 @@ def test_command_line_is_what_a_user_would_type_again():
 
     assert command_line(["/venv/bin/tfnn", "train", "--epochs", "2"]) == \
         "tfnn train --epochs 2"
+    assert command_line(["/repo/tfnn/cli/__main__.py", "train"]) == \
+        "tfnn train"  # python -m tfnn.cli
     assert command_line(["scripts/mnist_accuracy.py", "--docs", "my docs"]) \
         == "python scripts/mnist_accuracy.py --docs 'my docs'"
     assert command_line([]) == ""

@@ -251,7 +251,7 @@ def tfnn_serve(tmp_path_factory):
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     with open(log, "w") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "tfnn", "serve", "--model-dir",
+            [sys.executable, "-m", "tfnn.cli", "serve", "--model-dir",
              str(MODEL_BASE), "--host", "127.0.0.1", "--port", str(port)],
             stdout=out, stderr=subprocess.STDOUT, env=env, cwd=REPO)
     url = f"http://127.0.0.1:{port}"

@@ -73,9 +73,9 @@ def _start(base, body_timeout):
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     with open(log, "w") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "tfnn", "serve", "--model-dir", str(base),
-             "--port", str(port), "--body-timeout", str(body_timeout),
-             "--poll-interval", "0"],
+            [sys.executable, "-m", "tfnn.cli", "serve", "--model-dir",
+             str(base), "--port", str(port), "--body-timeout",
+             str(body_timeout), "--poll-interval", "0"],
             stdout=out, stderr=subprocess.STDOUT, env=env, cwd=REPO)
     running = Served(proc, port, base, log)
     deadline = time.monotonic() + 120

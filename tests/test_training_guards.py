@@ -272,7 +272,7 @@ def test_fit_loop_cli_rerun_with_more_epochs_resumes(tiny, tmp_path):
 def test_cli_lr_1e6_exits_3_with_one_line(tmp_path, mnist_manual_dir):
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     done = subprocess.run(
-        [sys.executable, "-m", "tfnn", "train", "--learning-rate", "1e6",
+        [sys.executable, "-m", "tfnn.cli", "train", "--learning-rate", "1e6",
          "--epochs", "2", "--train-limit", "512", "--no-progress",
          "--manual-dir", mnist_manual_dir, "--out", "run"],
         capture_output=True, text=True, timeout=300, env=env, cwd=tmp_path)

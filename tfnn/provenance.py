@@ -25,7 +25,8 @@ from typing import Any
 def command_line(argv: Sequence[str] | None = None) -> str:
     """The command that is running, as a user would type it again.
 
-    ``tfnn train …`` under the console script, else ``python script …``.
+    ``tfnn train …`` under the console script or ``python -m tfnn.cli``,
+    else ``python script …``.
 
     Args:
         argv: the argument vector. Defaults to ``sys.argv``.
@@ -36,7 +37,9 @@ def command_line(argv: Sequence[str] | None = None) -> str:
     argv = list(sys.argv if argv is None else argv)
     if not argv:
         return ""
-    if os.path.basename(argv[0]) == "tfnn":
+    entry = os.path.normpath(argv[0]).split(os.sep)[-3:]
+    if os.path.basename(argv[0]) == "tfnn" or entry == [
+            "tfnn", "cli", "__main__.py"]:
         argv = ["tfnn", *argv[1:]]
     else:
         argv = ["python", *argv]

@@ -1,7 +1,7 @@
 """Start a multi-worker run on this machine: ``tfnn launch --workers N --
 <tfnn train flags>``.
 
-:func:`launch` starts N processes ``python -m tfnn train … --strategy
+:func:`launch` starts N processes ``python -m tfnn.cli train … --strategy
 multiworker`` on loopback (127.0.0.1 only), each with its ``TF_CONFIG``
 (:func:`tfnn.training.cluster.tf_config`: a cluster of N workers, worker 0
 the chief). Every worker runs in its own process group, with its own
@@ -127,8 +127,8 @@ def train_arguments(train_args) -> list[str]:
 
 
 def worker_command(train_args, verbose=False, python=None) -> list[str]:
-    """The command line of one worker: ``python -m tfnn [-v] train …``."""
-    return [python or sys.executable, "-m", "tfnn",
+    """The command line of one worker: ``python -m tfnn.cli [-v] train …``."""
+    return [python or sys.executable, "-m", "tfnn.cli",
             *(["-v"] if verbose else []), "train", *train_args]
 
 

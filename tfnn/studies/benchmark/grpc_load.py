@@ -72,7 +72,7 @@ class ServeProcess:
         self.target = f"127.0.0.1:{grpc_port}"
         self.rest_url = f"http://127.0.0.1:{rest_port}/v1/models/{self.name}"
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tfnn", "serve", "--model-dir",
+            [sys.executable, "-m", "tfnn.cli", "serve", "--model-dir",
              os.fspath(self.model_dir), "--port", str(rest_port),
              "--grpc-port", str(grpc_port), *self.extra_args],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

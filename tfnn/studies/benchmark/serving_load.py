@@ -36,7 +36,7 @@ class _ServerProcess:
         self.name = os.path.basename(os.path.normpath(self.model_dir))
         self.url = f"http://127.0.0.1:{port}/v1/models/{self.name}"
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tfnn", "serve", "--model-dir",
+            [sys.executable, "-m", "tfnn.cli", "serve", "--model-dir",
              self.model_dir, "--port", str(port)],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + self.timeout
