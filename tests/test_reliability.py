@@ -402,15 +402,14 @@ def _too_many_images(size):
 @pytest.mark.slow
 def test_over_limit_bodies_are_not_read_and_rss_stays(served, expected):
     """8 concurrent 30 MiB over-limit bodies, four ways; RSS after all of
-    them within 50 MiB of before (739 → 1,584 MiB before the fix).
+    them within 50 MiB of before (739 → 1,584 MiB before the fix) over a
+    warm second round, within 150 MiB over the first.
 
     Asserted on ``RssAnon``, the anonymous part of ``VmRSS`` (where request
     buffers live): the file-backed rest (TensorFlow's libraries) moves with
     the machine's memory pressure, not with requests.
     """
     _valid_request_works(served.url, expected)
-    before = _rss_mib(served.proc.pid)
-    anon_before = _rss_mib(served.proc.pid, "RssAnon")
     big = _too_many_images(30 * MiB)  # under 32 MiB, over the batch limit
     padded = b'{"instances": [' + b" " * (33 * MiB) + b"]}"  # over 32 MiB
     cases = [
@@ -421,16 +420,31 @@ def test_over_limit_bodies_are_not_read_and_rss_stays(served, expected):
         ("declared, too many values", _head(len(big)), big, False, "400"),
         ("streamed, too many values", _head(chunked=True), big, True, "400"),
     ]
+
+    def one_round():
+        with concurrent.futures.ThreadPoolExecutor(8) as pool:
+            for case, head, body, chunked, status in cases:
+                answers = list(pool.map(
+                    _http, [served.port] * 8, [head] * 8, [body] * 8,
+                    [MiB] * 8, [chunked] * 8))
+                for line, raw in answers:
+                    assert status in line, (case, line)
+                    error = json.loads(
+                        raw.partition(b"\r\n\r\n")[2])["error"]
+                    assert "exceeds" in error, (case, error)
+
+    # The first round may also warm the server's allocator (glibc keeps an
+    # arena per thread that served a request: up to ≈ 55 MiB seen), so it
+    # gets a looser bound that reading the bodies (8 × 33 MiB at once)
+    # still breaks; the second round, warm, must stay within 50 MiB.
+    anon_fresh = _rss_mib(served.proc.pid, "RssAnon")
+    one_round()
+    time.sleep(1.0)
+    assert _rss_mib(served.proc.pid, "RssAnon") - anon_fresh < 150
+    before = _rss_mib(served.proc.pid)
+    anon_before = _rss_mib(served.proc.pid, "RssAnon")
     start = time.monotonic()
-    with concurrent.futures.ThreadPoolExecutor(8) as pool:
-        for case, head, body, chunked, status in cases:
-            answers = list(pool.map(
-                _http, [served.port] * 8, [head] * 8, [body] * 8,
-                [MiB] * 8, [chunked] * 8))
-            for line, raw in answers:
-                assert status in line, (case, line)
-                error = json.loads(raw.partition(b"\r\n\r\n")[2])["error"]
-                assert "exceeds" in error, (case, error)
+    one_round()
     seconds = time.monotonic() - start
     time.sleep(1.0)
     after = _rss_mib(served.proc.pid)
