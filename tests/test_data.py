@@ -206,6 +206,66 @@ def test_standardize_uses_training_part_only(mnist, mnist_raw):
     assert abs(mnist.x_test.mean(dtype=np.float64)) > 1e-3
 
 
+
+def test_integer_sums_are_exact_across_chunks():
+    from tfnn.data.preprocessing import _integer_sums
+
+    x = np.random.default_rng(0).integers(0, 256, (37, 29), dtype=np.uint8)
+    exact = (sum(int(v) for v in x.ravel()),
+             sum(int(v) * int(v) for v in x.ravel()))
+    for chunk in (1, 7, 29, 1000, 1 << 20):  # boundaries inside and past
+        assert _integer_sums(x, chunk) == exact
+    # 255² · n overflows uint32 sums long before MNIST's 43 M pixels.
+    assert _integer_sums(np.full(70_000, 255, np.uint8), 1024) == (
+        255 * 70_000, 255 * 255 * 70_000)
+
+
+def test_preprocessed_arrays_are_aligned_for_tensorflow(mnist_raw):
+    from tfnn.data.arrays import ALIGN, is_shareable
+
+    (x, _), _ = mnist_raw
+    for kind in data.PREPROCESSING:
+        for part in (x[:1000], x[3:1001]):  # a view at any offset
+            out = data.Preprocessor.fit(kind, part)(part)
+            assert out.ctypes.data % ALIGN == 0 and is_shareable(out)
+            assert out.flags.c_contiguous and out.shape == part.shape
+
+
+def test_aligned_empty_and_as_tensor_share_or_copy():
+    import tensorflow as tf
+
+    from tfnn.data.arrays import ALIGN, aligned_empty, as_tensor, is_shareable
+
+    for shape, dtype in (((5, 28, 28), np.float32), ((3,), np.int64),
+                         ((0, 4), np.float32)):
+        a = aligned_empty(shape, dtype)
+        assert a.shape == shape and a.dtype == dtype
+        assert a.flags.c_contiguous
+        assert a.size == 0 or a.ctypes.data % ALIGN == 0
+    a = aligned_empty((64, 10), np.float32)
+    a[:] = np.arange(640, dtype=np.float32).reshape(64, 10)
+    shared = as_tensor(a, tf.float32)
+    np.testing.assert_array_equal(shared.numpy(), a)
+    a[0, 0] = 7.5  # the same memory: the tensor sees the write
+    assert float(shared[0, 0]) == 7.5
+    # Misaligned (a view 4 bytes in), strided, or another dtype: a copy,
+    # with the same values, that later writes do not reach.
+    labels = aligned_empty((7,), np.int64)
+    labels[:] = np.arange(7)
+    for other, dtype in ((a.reshape(-1)[1:], tf.float32),
+                         (a[:, ::2], tf.float32), (a, tf.float64),
+                         (labels[1:], tf.int64)):  # 8 bytes in
+        assert not (is_shareable(other)
+                    and other.dtype == dtype.as_numpy_dtype)
+        t = as_tensor(other, dtype)
+        assert t.dtype == dtype
+        np.testing.assert_array_equal(t.numpy(), np.asarray(other))
+        before = t.numpy().copy()
+        other[...] = -1
+        np.testing.assert_array_equal(t.numpy(), before)
+    t = tf.constant([1.0, 2.0])
+    assert as_tensor(t, tf.float32) is t
+
 def test_apply_tf_equals_numpy(mnist_raw):
     (x, _), _ = mnist_raw
     x = x[:256]

@@ -6,6 +6,8 @@
     preprocessing  ``Preprocessor``: raw, minmax, standardize (notes 001, 004)
     pipeline       ``load`` (``split_arrays``) → ``Splits``;
                    ``make_dataset``, ``num_batches``
+    arrays         ``aligned_empty``, ``as_tensor``: arrays TensorFlow
+                   takes without a copy
 
 ``import tfnn.data`` is cheap by design: NumPy only. TensorFlow and
 tensorflow_datasets are imported inside the functions that need them

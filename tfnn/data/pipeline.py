@@ -119,9 +119,10 @@ def split_arrays(train, test, dataset: str = "mnist",
     train_idx = np.sort(perm[validation_size:])
     if train_limit is not None:
         train_idx = train_idx[:train_limit]
-    pre = Preprocessor.fit(kind, x_all[train_idx])
+    x_train = x_all[train_idx]
+    pre = Preprocessor.fit(kind, x_train)
     return Splits(
-        x_train=pre(x_all[train_idx]),
+        x_train=pre(x_train),
         y_train=y_all[train_idx],
         x_val=pre(x_all[val_idx]),
         y_val=y_all[val_idx],

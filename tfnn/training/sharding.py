@@ -25,6 +25,7 @@ import logging
 import numpy as np
 import tensorflow as tf
 
+from tfnn.data.arrays import as_tensor
 from tfnn.training.distribute import epoch_order
 
 logger = logging.getLogger(__name__)
@@ -96,9 +97,10 @@ def sharded_dataset(x, y, batch_size, epochs, seed, strategy,
     """
     epochs = [int(e) for e in epochs]
     n = len(x)
-    # Converted once; the input functions capture the tensors.
-    xt = tf.convert_to_tensor(x, tf.float32)
-    yt = tf.convert_to_tensor(y, tf.int64)
+    # Converted once (shared, not copied, where it can be); the input
+    # functions capture the tensors.
+    xt = as_tensor(x, tf.float32)
+    yt = as_tensor(y, tf.int64)
 
     def dataset_fn(ctx):
         local = ctx.num_replicas_in_sync // ctx.num_input_pipelines
