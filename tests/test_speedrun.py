@@ -43,6 +43,10 @@ def test_the_cnn_recipe_is_a_stride_two_bn_convnet_on_the_fast_path():
     choice = choose_loop(build_model(model), train, 55_000, 1)
     assert (choice.loop, choice.xla) == ("fast", False)  # convs: no XLA
     assert speedrun.recipe("cnn")["target"] == 0.99
+    # its prediction: the mean softmax over the image and 4 one-pixel
+    # shifts (chosen on validation, see the recipes' docstring)
+    assert speedrun.recipe("cnn")["test_shifts"] == {"max_shift": 1,
+                                                     "pattern": "plus"}
     with pytest.raises(ValueError, match="choose from"):
         speedrun.configs("rnn")
 
@@ -54,7 +58,9 @@ def test_one_epoch_on_a_subset_trains(mnist_builder, arch):
     set, one validation score per epoch."""
     r = speedrun.run_seed(arch, seed=1, train_limit=1500, epochs=1)
     assert r["epochs"] == 1 and len(r["val_accuracy"]) == 1
-    assert r["test_accuracy"] > 0.5, r
+    assert r["test_accuracy"] > 0.5 and r["plain_test_accuracy"] > 0.5, r
+    if "test_shifts" not in speedrun.recipe(arch):
+        assert r["test_accuracy"] == r["plain_test_accuracy"]
     assert 0 < r["train_seconds"] <= r["run_seconds"]
 
 
@@ -74,6 +80,18 @@ def test_race_times_each_seed_in_its_own_process(mnist_builder):
         sum(r["seconds"] for r in runs) / 2)
     table = speedrun.format_table(result)
     assert table.count("| NO |") == 2 and "median" in table
+
+
+def test_background_is_a_black_pixel_preprocessed():
+    import numpy as np
+
+    from tfnn.data import Preprocessor
+    from tfnn.studies.speedrun.races import background
+
+    pre = Preprocessor("standardize", mean=0.13, std=0.31)
+    assert background(pre) == pytest.approx(-0.13 / 0.31, rel=1e-6)
+    assert background(Preprocessor("minmax")) == 0.0
+    assert np.float32(background(pre)) == pre(np.zeros((1, 1), np.uint8))
 
 
 @pytest.mark.parametrize("argv,message", [

@@ -20,6 +20,48 @@ def test_offsets_grid_starts_at_the_identity():
         tta.offsets(-1)
 
 
+def test_offsets_plus_is_the_identity_and_the_axis_shifts():
+    assert tta.offsets(0, "plus") == [(0, 0)]
+    plus = tta.offsets(1, "plus")
+    assert plus[0] == (0, 0) and len(plus) == 5 == len(set(plus))
+    assert all(dy == 0 or dx == 0 for dy, dx in plus)
+    assert set(plus) <= set(tta.offsets(1))
+    two = tta.offsets(2, "plus")
+    assert len(two) == 9 and (2, 0) in two and (1, 1) not in two
+    with pytest.raises(ValueError, match="shift pattern 'diagonal'"):
+        tta.offsets(1, "diagonal")
+
+
+def test_shift_copies_plus_pattern_round_trips(tmp_path):
+    x = np.random.default_rng(3).normal(size=(2, 28, 28)).astype("float32")
+    layer = tta.ShiftCopies(max_shift=1, fill=0.5, pattern="plus")
+    out = np.asarray(layer(x))
+    assert layer.copies == 5 and out.shape == (10, 28, 28)
+    for k, (dy, dx) in enumerate(tta.offsets(1, "plus")):
+        np.testing.assert_array_equal(out[2 * k:2 * (k + 1)],
+                                      tta.shift_images(x, dy, dx, 0.5))
+    again = tta.ShiftCopies.from_config(layer.get_config())
+    assert again.pattern == "plus" and again.offsets == layer.offsets
+
+
+def test_shifted_accuracy_is_the_argmax_of_the_mean_softmax():
+    import tensorflow as tf
+
+    from tfnn.models.ensembles import shifted_accuracy
+
+    (model,) = _members(1)
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(64, 28, 28)).astype("float32")
+    fill = -0.3
+    p = np.mean([tf.nn.softmax(model(tta.shift_images(x, dy, dx, fill)))
+                 .numpy() for dy, dx in tta.offsets(1, "plus")], axis=0)
+    y = p.argmax(1)
+    y[:16] = (y[:16] + 1) % 10  # a quarter wrong on purpose
+    assert shifted_accuracy(model, x, y, 1, fill, "plus",
+                            batch_size=24) == 0.75
+    plain = tf.argmax(model(x), axis=1).numpy()
+    assert shifted_accuracy(model, x, y, 0) == np.mean(plain == y)
+
 def test_shift_images_moves_a_pixel_and_fills_the_edge():
     x = np.zeros((1, 5, 5), np.float32)
     x[0, 2, 2] = 1.0

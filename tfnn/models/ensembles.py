@@ -7,7 +7,8 @@
 exports and serves like any single model; with ``max_shift`` the mean also
 runs over the shifted copies of each image (:mod:`tfnn.models.tta`).
 :func:`probabilities` is the softmax of a model's output over a whole data
-set, in batches.
+set, in batches; :func:`shifted_accuracy` scores one model with test-time
+shifts.
 """
 
 from __future__ import annotations
@@ -41,12 +42,13 @@ def probabilities(model, x, batch_size: int = DEFAULT_BATCH) -> np.ndarray:
 
 
 def ensemble_model(models, name: str = "ensemble", max_shift: int = 0,
-                   fill: float = 0.0) -> keras.Model:
+                   fill: float = 0.0, pattern: str = "grid") -> keras.Model:
     """One Keras model whose output is log p̄, p̄ = mean_s softmax(z_s).
 
     Softmax of that output is p̄ again, so an export's ``probabilities``
     are the ensemble's and ``classes`` its argmax. With ``max_shift`` r > 0
-    the mean also runs over the (2r+1)² shifted copies of each image
+    the mean also runs over the shifted copies of each image (the
+    (2r+1)² offsets of the grid, or the 4r + 1 of the plus pattern)
     (test-time augmentation, :mod:`tfnn.models.tta`):
     p̄ = 1/(S·M) Σ_copies Σ_members softmax(z_m(shift(x))).
 
@@ -61,6 +63,9 @@ def ensemble_model(models, name: str = "ensemble", max_shift: int = 0,
             Defaults to 0.
         fill: the value of the pixels that move in (the preprocessed
             background). Defaults to 0.0.
+        pattern: the shifts' pattern, "grid" (the (2r+1)² offsets) or
+            "plus" (the image and its 4r shifts along one axis). Defaults
+            to "grid".
 
     Returns:
         A ``keras.Model`` from the members' input to ``log p̄``.
@@ -74,7 +79,7 @@ def ensemble_model(models, name: str = "ensemble", max_shift: int = 0,
             m.name = f"member_{i}_{re.sub(r'^member_[0-9]+_', '', m.name)}"
     x = inputs
     if max_shift:
-        shifter = ShiftCopies(max_shift, fill, name="tta_shifts")
+        shifter = ShiftCopies(max_shift, fill, pattern, name="tta_shifts")
         x = shifter(inputs)  # (S·n, …)
     probs = [keras.ops.softmax(m(x)) for m in models]
     mean = probs[0] if len(probs) == 1 else keras.layers.Average()(probs)
@@ -82,3 +87,17 @@ def ensemble_model(models, name: str = "ensemble", max_shift: int = 0,
         mean = MeanOverCopies(shifter.copies, name="tta_mean")(mean)  # (n, …)
     log_p = keras.ops.log(keras.ops.maximum(mean, 1e-12))
     return keras.Model(inputs, log_p, name=name)
+
+
+def shifted_accuracy(model, x, y, max_shift: int = 1, fill: float = 0.0,
+                     pattern: str = "grid",
+                     batch_size: int = DEFAULT_BATCH) -> float:
+    """Accuracy of ``model`` on ``(x, y)`` with test-time shifts: the
+    class of largest p̄(y|x) = 1/S · Σ_copies softmax(z(shift(x))) over the
+    ``pattern``'s S offsets up to ``max_shift`` (:func:`ensemble_model`
+    with one member; ``max_shift`` 0 is the plain accuracy)."""
+    tta = ensemble_model([model], name=f"{model.name}_shifted",
+                         max_shift=max_shift, fill=fill, pattern=pattern)
+    pred = probabilities(tta, x, batch_size).argmax(axis=1)
+    return float(np.mean(pred == np.asarray(y)))
+

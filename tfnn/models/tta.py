@@ -9,7 +9,9 @@ prediction is the mean of its softmax outputs over those copies:
 
 A shift moves the content by ``dy`` rows down and ``dx`` columns right;
 pixels that move in from outside are ``fill`` (the background value of the
-preprocessed images: 0 raw, (0 − mean)/std standardized).
+preprocessed images: 0 raw, (0 − mean)/std standardized). The "plus"
+pattern takes only the image and its 4r shifts along one axis
+(:mod:`tfnn.data.shifts`, where the offsets and a NumPy shift live).
 
 :class:`ShiftCopies` stacks the S copies along the batch axis (one forward
 pass of the model over S·n images) and :class:`MeanOverCopies` averages
@@ -20,47 +22,33 @@ model with them saves, loads and exports like any other.
 from __future__ import annotations
 
 import keras
-import numpy as np
 from keras import ops
 
+from tfnn.data.shifts import PATTERNS, offsets, shift_images
 
-def offsets(max_shift: int) -> list:
-    """The (dy, dx) grid, ``(0, 0)`` first: ``(2·max_shift + 1)²`` pairs."""
-    if int(max_shift) != max_shift or max_shift < 0:
-        raise ValueError(
-            f"max_shift must be a non-negative integer. Received: {max_shift}")
-    r = range(-int(max_shift), int(max_shift) + 1)
-    grid = [(dy, dx) for dy in r for dx in r]
-    grid.remove((0, 0))
-    return [(0, 0)] + grid
-
-
-def shift_images(x, dy: int, dx: int, fill: float = 0.0) -> np.ndarray:
-    """NumPy reference: ``x`` (n, H, W[, C]) moved ``dy`` rows down and
-    ``dx`` columns right, ``fill`` where nothing moved in."""
-    x = np.asarray(x)
-    out = np.full_like(x, fill)
-    h, w = x.shape[1], x.shape[2]
-    out[:, max(dy, 0):h + min(dy, 0), max(dx, 0):w + min(dx, 0)] = \
-        x[:, max(-dy, 0):h + min(-dy, 0), max(-dx, 0):w + min(-dx, 0)]
-    return out
+__all__ = ["PATTERNS", "MeanOverCopies", "ShiftCopies", "offsets",
+           "shift_images"]
 
 
 @keras.saving.register_keras_serializable(package="tfnn")
 class ShiftCopies(keras.layers.Layer):
     """(n, H, W, …) → (S·n, H, W, …): the S shifted copies of the batch,
-    copy k (offset ``offsets(max_shift)[k]``) at rows ``k·n … (k+1)·n − 1``.
+    copy k (offset ``offsets(max_shift, pattern)[k]``) at rows
+    ``k·n … (k+1)·n − 1``.
 
     Args:
         max_shift: r, the largest shift in pixels (each axis).
         fill: the value of the pixels that move in from outside.
+        pattern: "grid" ((2r+1)² copies) or "plus" (4r+1), see
+            :mod:`tfnn.data.shifts`. Defaults to "grid".
     """
 
-    def __init__(self, max_shift=1, fill=0.0, **kwargs):
+    def __init__(self, max_shift=1, fill=0.0, pattern="grid", **kwargs):
         super().__init__(**kwargs)
-        self.offsets = offsets(max_shift)
+        self.offsets = offsets(max_shift, pattern)
         self.max_shift = int(max_shift)
         self.fill = float(fill)
+        self.pattern = pattern
 
     @property
     def copies(self) -> int:
@@ -84,7 +72,7 @@ class ShiftCopies(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "max_shift": self.max_shift,
-                "fill": self.fill}
+                "fill": self.fill, "pattern": self.pattern}
 
 
 @keras.saving.register_keras_serializable(package="tfnn")

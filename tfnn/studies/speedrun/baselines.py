@@ -5,7 +5,8 @@ the speedrun's own (:func:`~tfnn.studies.speedrun.races.race`):
   momentum and ε, initializers, one-cycle schedule, Adam, batches and
   epochs), eager with fused Adam, channels-last convolutions (oneDNN's
   layout), MNIST read from the official files with NumPy (no TensorFlow
-  in its process) and split and standardized as tfnn does;
+  in its process) and split and standardized as tfnn does, and the
+  recipe's test-time shifts (:mod:`tfnn.data.shifts`);
 * :func:`keras_io_seed`: keras.io's "Simple MNIST convnet" as its page
   trains it (Conv 32 → pool → Conv 64 → pool → dropout 0.5 → softmax,
   Adam 1e-3, batch 128, ``fit`` with 10 % validation), until its test
@@ -47,6 +48,7 @@ def torch_seed(arch="cnn", seed=0, train_limit=None, epochs=None,
     from torch import nn
 
     from tfnn.data import read_official, split_arrays
+    from tfnn.data.shifts import offsets, shift_images
 
     r = recipe(arch)
     train = r["train"]
@@ -72,12 +74,21 @@ def torch_seed(arch="cnn", seed=0, train_limit=None, epochs=None,
     loss_fn = nn.CrossEntropyLoss()
     gen = torch.Generator().manual_seed(seed)
 
-    def accuracy(x, y):
+    def probabilities(x):
         net.eval()
         with torch.no_grad():
-            pred = torch.cat([net(torch.from_numpy(x[i:i + 1000])).argmax(1)
-                              for i in range(0, len(x), 1000)])
-        return float((pred.numpy() == y).mean())
+            return torch.cat([net(torch.from_numpy(
+                np.ascontiguousarray(x[i:i + 1000]))).softmax(1)
+                for i in range(0, len(x), 1000)]).numpy()
+
+    def accuracy(x, y, shifts=None):
+        # With the recipe's test-time shifts: the mean softmax over the
+        # shifted copies, as tfnn's shifted_accuracy.
+        copies = offsets(**shifts) if shifts else [(0, 0)]
+        fill = float(splits.preprocessor(np.zeros(1, np.uint8))[0])
+        p = sum(probabilities(shift_images(x, dy, dx, fill))
+                for dy, dx in copies)
+        return float((p.argmax(1) == y).mean())
 
     t_train = time.perf_counter()
     val = []
@@ -93,8 +104,10 @@ def torch_seed(arch="cnn", seed=0, train_limit=None, epochs=None,
             sched.step()
         val.append(accuracy(splits.x_val, splits.y_val))
     train_seconds = time.perf_counter() - t_train
+    shifts = r.get("test_shifts")
     return {"arch": arch, "seed": int(seed), "epochs": epochs,
-            "test_accuracy": accuracy(splits.x_test, splits.y_test),
+            "test_accuracy": accuracy(splits.x_test, splits.y_test, shifts),
+            "plain_test_accuracy": accuracy(splits.x_test, splits.y_test),
             "val_accuracy": val, "train_seconds": train_seconds,
             "run_seconds": time.perf_counter() - t0,
             "torch": torch.__version__}

@@ -12,11 +12,19 @@ importing TensorFlow.
     Conv3×3/2(32) → BN → ReLU → Conv3×3/2(64) → BN → ReLU      28² → 14² → 7²
     → Flatten → Dense(128) → BN → ReLU → Dense(10)
     Adam, one-cycle to 6e-3 (20 % warm-up, linear to 0), batch 128, 3 epochs
+    test-time shifts: the mean softmax over the image and its four
+    1-pixel shifts (the "plus" pattern, 5 copies)
 
 Stride-2 convolutions instead of max-pools: each computes a quarter of the
 outputs of its stride-1 twin (2.1 M multiply-adds an image against 8.5 M
 for the notes' 32-64 pool convnet), and with BatchNorm and the one-cycle
 schedule they reach the pool net's accuracy in a third of its epochs.
+The test-time shifts were chosen on validation too (seeds 0–3, after the
+3 epochs): 98.86, 99.02, 99.20, 99.08 % without, 99.06, 99.14, 99.26,
+99.16 % with the plus pattern, 99.02, 99.22, 99.24, 99.12 % with the 3×3
+grid's 9 copies (the same gain for nearly twice the evaluation). The
+recipe's test accuracy is that of its prediction, shifts included; the
+accuracy without them is reported beside it.
 
 ``mlp`` (≥ 98.0 %)::
 
@@ -39,6 +47,7 @@ RECIPES = {
         "train": {"optimizer": "adam", "learning_rate": 6e-3,
                   "schedule": "one_cycle", "schedule_kwargs": {"warmup": 0.2},
                   "batch_size": 128, "epochs": 3},
+        "test_shifts": {"max_shift": 1, "pattern": "plus"},
     },
     "mlp": {
         "target": 0.98,
@@ -64,7 +73,10 @@ def check_arch(arch: str) -> str:
 
 
 def recipe(arch: str) -> dict:
-    """A copy of ``arch``'s recipe: ``{"target", "model", "train"}``."""
+    """A copy of ``arch``'s recipe: ``{"target", "model", "train"}`` and,
+    where it predicts with test-time shifts, ``"test_shifts"``
+    (:func:`tfnn.models.ensembles.shifted_accuracy`'s ``max_shift`` and
+    ``pattern``)."""
     return copy.deepcopy(RECIPES[check_arch(arch)])
 
 
