@@ -207,6 +207,13 @@ def test_standardize_uses_training_part_only(mnist, mnist_raw):
 
 
 
+def test_background_is_a_black_pixel_preprocessed():
+    pre = data.Preprocessor("standardize", mean=0.13, std=0.31)
+    assert pre.background == pytest.approx(-0.13 / 0.31, rel=1e-6)
+    assert np.float32(pre.background) == pre(np.zeros((1, 1), np.uint8))
+    assert data.Preprocessor("minmax").background == 0.0
+    assert data.Preprocessor("raw").background == 0.0
+
 def test_integer_sums_are_exact_across_chunks():
     from tfnn.data.preprocessing import _integer_sums
 

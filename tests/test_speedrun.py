@@ -82,18 +82,6 @@ def test_race_times_each_seed_in_its_own_process(mnist_builder):
     assert table.count("| NO |") == 2 and "median" in table
 
 
-def test_background_is_a_black_pixel_preprocessed():
-    import numpy as np
-
-    from tfnn.data import Preprocessor
-    from tfnn.studies.speedrun.races import background
-
-    pre = Preprocessor("standardize", mean=0.13, std=0.31)
-    assert background(pre) == pytest.approx(-0.13 / 0.31, rel=1e-6)
-    assert background(Preprocessor("minmax")) == 0.0
-    assert np.float32(background(pre)) == pre(np.zeros((1, 1), np.uint8))
-
-
 @pytest.mark.parametrize("argv,message", [
     (["--seeds", "0"], "--seeds must be >= 1"),
     (["--target", "1.5"], "--target is a test accuracy in (0, 1]"),

@@ -125,6 +125,12 @@ class Preprocessor:
         out /= np.float32(self.std)
         return out
 
+    @property
+    def background(self) -> float:
+        """The preprocessed value of a black (0) pixel: what moves in at
+        the edge when an image is shifted (test-time shifts)."""
+        return float(self(np.zeros(1, np.uint8))[0])
+
     def apply_tf(self, x) -> tf.Tensor:
         """Graph version (same float32 math), for exported SavedModels."""
         import tensorflow as tf

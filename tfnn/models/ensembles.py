@@ -100,4 +100,3 @@ def shifted_accuracy(model, x, y, max_shift: int = 1, fill: float = 0.0,
                          max_shift=max_shift, fill=fill, pattern=pattern)
     pred = probabilities(tta, x, batch_size).argmax(axis=1)
     return float(np.mean(pred == np.asarray(y)))
-

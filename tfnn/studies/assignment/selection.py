@@ -174,7 +174,7 @@ def add_test_time_shifts(config, kept, candidates, ensembles, splits):
     if not shift:
         return []
     copies = len(offsets(shift))
-    fill = float(splits.preprocessor(np.zeros(1))[0])  # background pixel
+    fill = splits.preprocessor.background
     suffix = f" + shifts ±{shift} px"
     rows = []
     for name in config.get("ensembles", ()):

@@ -85,7 +85,7 @@ def torch_seed(arch="cnn", seed=0, train_limit=None, epochs=None,
         # With the recipe's test-time shifts: the mean softmax over the
         # shifted copies, as tfnn's shifted_accuracy.
         copies = offsets(**shifts) if shifts else [(0, 0)]
-        fill = float(splits.preprocessor(np.zeros(1, np.uint8))[0])
+        fill = splits.preprocessor.background
         p = sum(probabilities(shift_images(x, dy, dx, fill))
                 for dy, dx in copies)
         return float((p.argmax(1) == y).mean())

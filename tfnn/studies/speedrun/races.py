@@ -21,8 +21,6 @@ import os
 import statistics
 import time
 
-import numpy as np
-
 from tfnn.runtime import ONEDNN, onednn_wanted
 from tfnn.studies.processes import in_subprocess
 from tfnn.studies.speedrun.recipes import check_arch, configs, recipe
@@ -64,7 +62,7 @@ def run_seed(arch="cnn", seed=0, train_limit=None, epochs=None,
     if shifts:
         s = result.splits
         accuracy = shifted_accuracy(result.model, s.x_test, s.y_test,
-                                    fill=background(s.preprocessor),
+                                    fill=s.preprocessor.background,
                                     **shifts)
         logger.info("test accuracy %.4f with test-time shifts (%s, ±%d px)",
                     accuracy, shifts["pattern"], shifts["max_shift"])
@@ -77,12 +75,6 @@ def run_seed(arch="cnn", seed=0, train_limit=None, epochs=None,
             "train_seconds": summary["train_seconds"],
             "run_seconds": time.perf_counter() - t0,
             "loop": summary["loop"]["reason"]}
-
-
-def background(preprocessor) -> float:
-    """The preprocessed value of a black pixel: what a test-time shift
-    moves in."""
-    return float(preprocessor(np.zeros(1, np.uint8))[0])
 
 
 def race(arch="cnn", seeds=5, target=None, first_seed=0, function="run_seed",
