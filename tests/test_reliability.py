@@ -579,6 +579,42 @@ def test_a_damaged_version_is_reported_and_the_others_serve(how, tmp_path,
 
 
 @pytest.mark.slow
+def test_an_error_before_the_body_reads_the_body_and_keeps_the_connection(
+        tmp_path, expected):
+    """A predict for a version that cannot serve is answered 404 only
+    after its body is read: the answer always arrives (an unread body
+    made the server's close a TCP reset, and the client then saw
+    "connection reset by peer" instead of the 404) and the connection
+    serves the next request."""
+    base = tmp_path / "mnist"
+    shutil.copytree(MODEL, base / "1")
+    app = serving.create_app(base, poll_interval=0)
+    body = json.dumps({"instances": expected[0]}).encode()
+    with serving.BackgroundServer(app) as running, socket.create_connection(
+            ("127.0.0.1", running.port), timeout=30) as s:
+        for path in ["/v1/models/mnist/versions/7:predict",
+                     "/v1/models/nope:predict"] * 10 + [
+                         "/v1/models/mnist:predict"]:
+            s.sendall(f"POST {path} HTTP/1.1\r\nHost: x\r\n"
+                      "Content-Type: application/json\r\n"
+                      f"Content-Length: {len(body)}\r\n\r\n".encode()
+                      + body)
+            answer = b""
+            while not _complete(answer):
+                got = s.recv(65536)
+                assert got, f"connection closed after {answer[:200]!r}"
+                answer += got
+            head, _, payload = answer.partition(b"\r\n\r\n")
+            assert b"connection: close" not in head.lower()
+            if "mnist:predict" in path:  # the same connection still serves
+                assert head.startswith(b"HTTP/1.1 200"), head
+                assert [p["classes"] for p in json.loads(payload)[
+                    "predictions"]] == expected[1]
+            else:
+                assert head.startswith(b"HTTP/1.1 404"), head
+                assert "error" in json.loads(payload)
+
+@pytest.mark.slow
 def test_folders_that_are_not_versions_are_skipped(tmp_path, expected):
     base = tmp_path / "mnist"
     shutil.copytree(MODEL, base / "1")

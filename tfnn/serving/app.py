@@ -17,8 +17,11 @@ invalid path 400), is answered ``{"error": message}``; a failure inside the
 model is a 500, and the server keeps serving after any error. The body is
 read within ``max_body_bytes`` (413), the values ``max_batch`` examples
 hold (400) and ``body_timeout`` seconds (408) before it is parsed
-(``tfnn.serving.protocol.read_body``); an error answered before the body
-is read to its end closes the connection. The JSON is parsed and the model
+(``tfnn.serving.protocol.read_body``); a request found wrong before its
+body is read (an unknown model or version) has the body read within the
+same limits before the answer, so that the answer reaches the client and
+the connection stays open (``drain_body``); one whose body breaks a limit
+is answered and the connection closed. The JSON is parsed and the model
 runs in a worker thread so that neither blocks the event loop.
 
 Reference: TensorFlow Serving, "RESTful API",
@@ -50,6 +53,7 @@ from tfnn.serving.protocol import (
     body_expected,
     check_content_type,
     decode_request,
+    drain_body,
     encode_response,
     format_response,
     metadata_response,
@@ -168,13 +172,18 @@ def _add_predict_routes(app: FastAPI, repo: ModelRepository, max_batch: int,
     """Predict, newest or a given version."""
 
     async def predict(request: Request, model_name: str, version):
-        try:  # what is wrong before the body is read closes the connection
+        try:
             check_content_type(request.headers.get("content-type"))
             version = None if version is None else parse_version(version)
             servable = await run_in_threadpool(
                 _repository(repo, model_name).get, version)
         except ServingError as err:
-            err.close = err.close or body_expected(request.headers)
+            # Wrong before the body is read: read it (within its limits)
+            # before answering, or close the connection.
+            if body_expected(request.headers):
+                drained = await drain_body(request, max_body_bytes,
+                                           body_timeout)
+                err.close = err.close or not drained
             raise
         raw = await read_body(request, max_body_bytes, body_timeout,
                               value_limit(servable, max_batch))

@@ -235,6 +235,28 @@ async def read_body(request, max_bytes: int,
         raise
 
 
+async def drain_body(request, max_bytes: int,
+                     timeout: float | None = DEFAULT_BODY_TIMEOUT) -> bool:
+    """Reads and drops the request body within :func:`read_body`'s limits,
+    for an error found before the body was read (an unknown model or
+    version, a wrong content type).
+
+    Answering with the body still unread would turn the server's close
+    into a TCP reset, which can destroy the answer before the client has
+    read it ("connection reset by peer" instead of the 404); a kept
+    connection would instead read the body as its next request.
+
+    Returns:
+        Whether the body was read to its end (the connection may stay
+        open); False when it broke a limit or the client went away (close
+        it; a body over the byte limit is not read at all).
+    """
+    try:
+        await read_body(request, max_bytes, timeout)
+    except ServingError:
+        return False
+    return True
+
 # A JSON document of n leaf values has n - 1 commas outside its strings;
 # the slack covers the commas a valid request may hold in its strings.
 _COMMA_SLACK = 1024
