@@ -257,6 +257,7 @@ async def drain_body(request, max_bytes: int,
         return False
     return True
 
+
 # A JSON document of n leaf values has n - 1 commas outside its strings;
 # the slack covers the commas a valid request may hold in its strings.
 _COMMA_SLACK = 1024
