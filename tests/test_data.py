@@ -272,6 +272,14 @@ def test_aligned_empty_and_as_tensor_share_or_copy():
         np.testing.assert_array_equal(t.numpy(), before)
     t = tf.constant([1.0, 2.0])
     assert as_tensor(t, tf.float32) is t
+    # Read-only (load_arrays' arrays, a memmap opened "r"): NumPy will not
+    # export it through DLPack, so it is copied, values intact.
+    frozen = aligned_empty((8, 3), np.float32)
+    frozen[:] = 2.5
+    frozen.flags.writeable = False
+    assert not is_shareable(frozen)
+    np.testing.assert_array_equal(as_tensor(frozen, tf.float32).numpy(),
+                                  frozen)
 
 def test_apply_tf_equals_numpy(mnist_raw):
     (x, _), _ = mnist_raw

@@ -37,10 +37,12 @@ def aligned_empty(shape, dtype=np.float32) -> np.ndarray:
 
 def is_shareable(array) -> bool:
     """Whether :func:`as_tensor` can hand ``array`` to TensorFlow without
-    a copy: a C-contiguous, :data:`ALIGN`-aligned NumPy array of a numeric
-    dtype (not object, string or bool)."""
+    a copy: a C-contiguous, :data:`ALIGN`-aligned, writeable NumPy array of
+    a numeric dtype (not object, string or bool). NumPy refuses to export
+    a read-only array through DLPack (``BufferError``), so those copy."""
     return (isinstance(array, np.ndarray) and array.size > 0
-            and array.flags.c_contiguous and array.dtype.kind in "iuf"
+            and array.flags.c_contiguous and array.flags.writeable
+            and array.dtype.kind in "iuf"
             and array.ctypes.data % ALIGN == 0)
 
 

@@ -81,12 +81,14 @@ def torch_seed(arch="cnn", seed=0, train_limit=None, epochs=None,
                 np.ascontiguousarray(x[i:i + 1000]))).softmax(1)
                 for i in range(0, len(x), 1000)]).numpy()
 
+    fill = splits.preprocessor.background
+
     def accuracy(x, y, shifts=None):
         # With the recipe's test-time shifts: the mean softmax over the
         # shifted copies, as tfnn's shifted_accuracy.
         copies = offsets(**shifts) if shifts else [(0, 0)]
-        fill = splits.preprocessor.background
-        p = sum(probabilities(shift_images(x, dy, dx, fill))
+        p = sum(probabilities(x if (dy, dx) == (0, 0)
+                              else shift_images(x, dy, dx, fill))
                 for dy, dx in copies)
         return float((p.argmax(1) == y).mean())
 
