@@ -38,8 +38,9 @@ def test_recipe_configs_round_trip(arch):
 
 def test_the_cnn_recipe_is_a_stride_two_bn_convnet_on_the_fast_path():
     model, train = speedrun.configs("cnn")
-    assert (model.downsample, model.filters, model.batch_norm) == (
-        "stride", (32, 64), True)
+    assert (model.downsample, model.filters, model.hidden,
+            model.batch_norm) == ("stride", (32, 48), (64,), True)
+    assert train.drop_remainder  # 429 full batches an epoch
     choice = choose_loop(build_model(model), train, 55_000, 1)
     assert (choice.loop, choice.xla) == ("fast", False)  # convs: no XLA
     assert speedrun.recipe("cnn")["target"] == 0.99
@@ -58,6 +59,10 @@ def test_one_epoch_on_a_subset_trains(mnist_builder, arch):
     set, one validation score per epoch."""
     r = speedrun.run_seed(arch, seed=1, train_limit=1500, epochs=1)
     assert r["epochs"] == 1 and len(r["val_accuracy"]) == 1
+    # The steps taken: 1500 // 128 = 11 full batches, and a 12th of 92
+    # images where the recipe keeps the last batch.
+    drop = speedrun.recipe(arch)["train"].get("drop_remainder", False)
+    assert r["steps"] == (11 if drop else 12), r
     assert r["test_accuracy"] > 0.5 and r["plain_test_accuracy"] > 0.5, r
     if "test_shifts" not in speedrun.recipe(arch):
         assert r["test_accuracy"] == r["plain_test_accuracy"]
@@ -129,6 +134,21 @@ def test_torch_twin_has_the_same_layers():
         assert tuple(net(torch.zeros((2, 28, 28))).shape) == (2, 10)
     with pytest.raises(ValueError, match="no PyTorch twin"):
         torch_model(ModelConfig(activation="tanh").to_dict())
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("arch", speedrun.ARCHS)
+def test_torch_twin_takes_the_recipes_batches(mnist_builder, arch):
+    """The PyTorch seed trains the recipe's batches: as many steps as
+    tfnn's (the last short batch dropped where the recipe drops it), and
+    learns (600 images, one epoch: far above chance)."""
+    pytest.importorskip("torch")
+    from tfnn.studies.speedrun.baselines import torch_seed
+
+    r = torch_seed(arch, seed=2, train_limit=600, epochs=1)
+    drop = speedrun.recipe(arch)["train"].get("drop_remainder", False)
+    assert r["steps"] == (600 // 128 if drop else -(-600 // 128)), r
+    assert r["test_accuracy"] > 0.3 and r["epochs"] == 1
 
 
 def test_one_cycle_in_python_is_the_schedules_formula():

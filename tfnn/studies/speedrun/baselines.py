@@ -65,7 +65,9 @@ def torch_seed(arch="cnn", seed=0, train_limit=None, epochs=None,
     X = torch.from_numpy(np.ascontiguousarray(splits.x_train))
     Y = torch.from_numpy(splits.y_train.astype(np.int64))
     b = int(train["batch_size"])
-    steps = math.ceil(len(X) / b)
+    # The recipe's last, smaller batch: dropped (drop_last) or kept.
+    drop = bool(train.get("drop_remainder", False))
+    steps = len(X) // b if drop else math.ceil(len(X) / b)
     peak = float(train["learning_rate"])
     warmup = float(train["schedule_kwargs"].get("warmup", 0.2))
     opt = torch.optim.Adam(net.parameters(), lr=peak, eps=1e-7, fused=True)
@@ -93,24 +95,26 @@ def torch_seed(arch="cnn", seed=0, train_limit=None, epochs=None,
         return float((p.argmax(1) == y).mean())
 
     t_train = time.perf_counter()
-    val = []
+    val, taken = [], 0
     for _ in range(epochs):
         net.train()
         perm = torch.randperm(len(X), generator=gen)
-        for i in range(0, len(X), b):
-            idx = perm[i:i + b]
+        for i in range(steps):
+            idx = perm[i * b:(i + 1) * b]
             loss = loss_fn(net(X[idx]), Y[idx])
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             sched.step()
+            taken += 1
         val.append(accuracy(splits.x_val, splits.y_val))
     train_seconds = time.perf_counter() - t_train
     shifts = r.get("test_shifts")
     return {"arch": arch, "seed": int(seed), "epochs": epochs,
             "test_accuracy": accuracy(splits.x_test, splits.y_test, shifts),
             "plain_test_accuracy": accuracy(splits.x_test, splits.y_test),
-            "val_accuracy": val, "train_seconds": train_seconds,
+            "val_accuracy": val, "steps": taken,
+            "train_seconds": train_seconds,
             "run_seconds": time.perf_counter() - t0,
             "torch": torch.__version__}
 

@@ -44,7 +44,8 @@ def run_seed(arch="cnn", seed=0, train_limit=None, epochs=None,
         ``{"arch", "seed", "test_accuracy" (of the recipe's prediction,
         test-time shifts included), "plain_test_accuracy" (the model's
         alone), "val_accuracy" (per epoch), "epochs", "train_seconds",
-        "run_seconds" (data to test score), "loop"}``.
+        "run_seconds" (data to test score), "loop", "steps" (the optimizer
+        steps taken)}``.
     """
     # TensorFlow: in the run's process only.
     from tfnn.models.ensembles import shifted_accuracy
@@ -74,7 +75,8 @@ def run_seed(arch="cnn", seed=0, train_limit=None, epochs=None,
             "epochs": train_config.epochs,
             "train_seconds": summary["train_seconds"],
             "run_seconds": time.perf_counter() - t0,
-            "loop": summary["loop"]["reason"]}
+            "loop": summary["loop"]["reason"],
+            "steps": len(result.history.step_loss)}
 
 
 def race(arch="cnn", seeds=5, target=None, first_seed=0, function="run_seed",

@@ -9,22 +9,39 @@ importing TensorFlow.
 
 ``cnn`` (≥ 99.0 % test accuracy)::
 
-    Conv3×3/2(32) → BN → ReLU → Conv3×3/2(64) → BN → ReLU      28² → 14² → 7²
-    → Flatten → Dense(128) → BN → ReLU → Dense(10)
+    Conv3×3/2(32) → BN → ReLU → Conv3×3/2(48) → BN → ReLU      28² → 14² → 7²
+    → Flatten → Dense(64) → BN → ReLU → Dense(10)
     Adam, one-cycle to 6e-3 (20 % warm-up, linear to 0), batch 128, 3 epochs
+    of 429 full batches (the last 88 images of each epoch's order dropped)
     test-time shifts: the mean softmax over the image and its four
     1-pixel shifts (the "plus" pattern, 5 copies)
 
 Stride-2 convolutions instead of max-pools: each computes a quarter of the
-outputs of its stride-1 twin (2.1 M multiply-adds an image against 8.5 M
-for the notes' 32-64 pool convnet), and with BatchNorm and the one-cycle
+outputs of its stride-1 twin (0.9 M multiply-adds an image, 1.4 M with
+64 channels and a 128 head, against 8.5 M for the notes' 32-64 pool
+convnet), and with BatchNorm and the one-cycle
 schedule they reach the pool net's accuracy in a third of its epochs.
 The test-time shifts were chosen on validation too (seeds 0–3, after the
-3 epochs): 98.86, 99.02, 99.20, 99.08 % without, 99.06, 99.14, 99.26,
-99.16 % with the plus pattern, 99.02, 99.22, 99.24, 99.12 % with the 3×3
-grid's 9 copies (the same gain for nearly twice the evaluation). The
-recipe's test accuracy is that of its prediction, shifts included; the
-accuracy without them is reported beside it.
+3 epochs, with the 32-64 convolutions and a 128 head): 98.86, 99.02,
+99.20, 99.08 % without, 99.06, 99.14, 99.26, 99.16 % with the plus
+pattern, 99.02, 99.22, 99.24, 99.12 % with the 3×3 grid's 9 copies (the
+same gain for nearly twice the evaluation). The recipe's test accuracy is
+that of its prediction, shifts included; the accuracy without them is
+reported beside it.
+
+The widths (48 channels, a 64 head) and the dropped last batch were chosen
+on validation as well, seeds 0–4, validation accuracy with the shifts
+after 3 epochs (training seconds in one process, interleaved):
+
+    32-64, head 128, last batch kept   99.06 99.14 99.26 99.16 99.32  13.4 s
+    the same, last batch dropped       98.98 99.22 99.22 99.10 99.28  13.0 s
+    32-48, head 64, dropped (chosen)   99.04 99.20 99.16 99.18 99.24  10.3 s
+    24-48, head 64, dropped            98.90 99.24 99.32 99.00 99.20   9.2 s
+    32-32, head 64, dropped            98.92 99.10 99.14 99.10 99.18   8.1 s
+
+a quarter less training for the same validation accuracy; the narrower
+nets let a seed fall below 99 %. Dropping the short last batch saves its
+step function's own trace (0.3 s a process) and changes no accuracy.
 
 ``mlp`` (≥ 98.0 %)::
 
@@ -41,12 +58,12 @@ ARCHS = ("cnn", "mlp")
 RECIPES = {
     "cnn": {
         "target": 0.99,
-        "model": {"arch": "cnn", "filters": [32, 64], "kernel_size": 3,
-                  "downsample": "stride", "hidden": [128],
+        "model": {"arch": "cnn", "filters": [32, 48], "kernel_size": 3,
+                  "downsample": "stride", "hidden": [64],
                   "batch_norm": True, "output_initializer": "small_normal"},
         "train": {"optimizer": "adam", "learning_rate": 6e-3,
                   "schedule": "one_cycle", "schedule_kwargs": {"warmup": 0.2},
-                  "batch_size": 128, "epochs": 3},
+                  "batch_size": 128, "epochs": 3, "drop_remainder": True},
         "test_shifts": {"max_shift": 1, "pattern": "plus"},
     },
     "mlp": {
