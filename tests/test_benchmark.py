@@ -1,5 +1,7 @@
 """The benchmark's arithmetic and a tiny interleaved run (never timing)."""
 
+import math
+
 import pytest
 
 from tfnn.studies import benchmark
@@ -18,6 +20,50 @@ def test_flops_per_example_formulas():
 
 def test_matmul_peak_is_positive():
     assert benchmark.matmul_peak(n=256, repeats=2) > 0
+
+
+@pytest.mark.parametrize("upstream", [None, "given"])
+def test_mlp_matmuls_are_the_linear_nets_forward_and_gradients(upstream):
+    """The ceiling's products are a training step's: for a linear net
+    they give its output and the weight gradients of Σ output · g (g the
+    given upstream gradient, or the output itself: ½‖output‖²), as
+    GradientTape computes them."""
+    import tensorflow as tf
+
+    gen = tf.random.Generator.from_seed(3)
+    x = gen.normal((8, 12))
+    weights = [tf.Variable(gen.normal(s)) for s in ((12, 6), (6, 5),
+                                                    (5, 3))]
+    g = gen.normal((8, 3)) if upstream else None
+    with tf.GradientTape() as tape:
+        out = x @ weights[0] @ weights[1] @ weights[2]
+        loss = (tf.reduce_sum(out * g) if upstream
+                else 0.5 * tf.reduce_sum(out * out))
+    expected = tape.gradient(loss, weights)
+    got_out, grads = benchmark.mlp_matmuls(x, weights, g)
+    np_out = got_out.numpy()
+    assert np_out == pytest.approx(out.numpy(), rel=1e-5, abs=1e-5)
+    for got, want in zip(grads, expected):
+        assert got.shape == want.shape
+        assert got.numpy() == pytest.approx(want.numpy(), rel=1e-4,
+                                            abs=1e-4)
+
+
+def test_mlp_matmul_ceiling_runs_and_reports_examples_per_second():
+    rate = benchmark.mlp_matmul_ceiling(batch=16, hidden=(8,), inputs=20,
+                                        steps=5, repeats=1)
+    assert rate > 0 and math.isfinite(rate)
+    report = {"matmul_gflops": 10.0, "mlp_matmul_ceiling": 1000.0,
+              "mlp": {"examples": 1, "batch": 128, "epochs": 1,
+                      "flops_per_example": 2e6,
+                      "paths": {"tfnn": {
+                          "examples_per_second": 700.0, "gflops": 1.4,
+                          "compile_seconds": 0.0, "test_accuracy": 0.9,
+                          "rss_growth_mb": 0.0}}}}
+    text = benchmark.format_report(report)
+    # 1000 ex/s × 2 MFLOP = 2 GFLOP/s = 20 % of 10; tfnn 700 = 70 % of it
+    assert "1,000 examples/s, 20 % of matmul peak" in text
+    assert "tfnn runs at 70 % of it" in text
 
 
 @pytest.mark.slow

@@ -29,8 +29,9 @@ batch gather, the forward pass, forward + loss + gradients, Adam's apply and
 the full step, each compiled and looped in-graph as the fast path runs its
 step, beside the same parts of the PyTorch step.
 
-Modules: ``base`` (the models, FLOPs, :class:`Path`), ``paths`` (the timed
-training paths), ``torch_models`` (PyTorch, imported lazily), ``profile``
+Modules: ``base`` (the models, FLOPs, :class:`Path`), ``ceiling`` (the
+matrix-product peak and the MLP step's products alone), ``paths`` (the
+timed training paths), ``torch_models`` (PyTorch, imported lazily), ``profile``
 (one step's parts), ``serving_load`` (``tfnn serve`` under load),
 ``worker`` (a benchmark function in a fresh process, through
 :mod:`tfnn.studies.processes`), ``report`` (Markdown) and ``runner`` (the
@@ -48,9 +49,13 @@ from tfnn.studies.benchmark.base import (
     mlp_flops_per_example,
     tfnn_config,
 )
+from tfnn.studies.benchmark.ceiling import (
+    matmul_peak,
+    mlp_matmul_ceiling,
+    mlp_matmuls,
+)
 from tfnn.studies.benchmark.paths import (
     build_paths,
-    matmul_peak,
     prototype_path,
     run_training,
     time_to_accuracy,
@@ -75,7 +80,8 @@ from tfnn.studies.benchmark.serving_load import serving_speed
 __all__ = ["ARCHS", "CNN_FILTERS", "CNN_HIDDEN", "MLP_HIDDEN", "PATHS",
            "PROFILE_PARTS", "Path", "build_paths", "cnn_flops_per_example",
            "format_report", "format_step_profile", "in_subprocess",
-           "matmul_peak", "mlp_flops_per_example", "prototype_path", "run",
+           "matmul_peak", "mlp_flops_per_example", "mlp_matmul_ceiling",
+           "mlp_matmuls", "prototype_path", "run",
            "run_profile",
            "run_training", "serving_speed", "step_profile", "step_profiles",
            "tfnn_config", "tfnn_step_parts", "time_parts",

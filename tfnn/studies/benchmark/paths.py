@@ -1,5 +1,6 @@
-"""The training paths, timed side by side: interleaved epochs, time to a
-target accuracy, and the machine's matrix-product rate to compare with.
+"""The training paths, timed side by side: interleaved epochs and time to
+a target accuracy (the machine's rates to compare with:
+:mod:`~tfnn.studies.benchmark.ceiling`).
 
 Paths (the same architecture, He-normal init, Adam 1e-3, batch and
 epochs): ``tfnn`` (``Trainer(fast=True)``, the default), ``prototype``
@@ -37,20 +38,6 @@ from tfnn.studies.common import mnist, subset
 from tfnn.training import Trainer
 
 logger = logging.getLogger(__name__)
-
-
-def matmul_peak(n=2048, repeats=10) -> float:
-    """GFLOP/s of an ``n × n`` float32 matrix product (best of ``repeats``):
-    ``2·n³`` FLOPs over the fastest call."""
-    a = tf.random.normal((n, n))
-    f = tf.function(lambda a: tf.matmul(a, a))
-    f(a).numpy()
-    best = float("inf")
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        f(a).numpy()
-        best = min(best, time.perf_counter() - t0)
-    return 2 * n**3 / best / 1e9
 
 
 def _rss_mb() -> float:

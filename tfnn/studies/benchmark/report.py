@@ -46,6 +46,20 @@ def _training_table(title, r, peak) -> list:
     return lines + [""]
 
 
+def _ceiling_line(ceiling, mlp, peak) -> str:
+    """The MLP step's products alone beside the MLP paths: the ceiling in
+    examples/s, its share of the peak (the table's FLOPs per example) and
+    tfnn's share of it."""
+    gflops = ceiling * mlp["flops_per_example"] / 1e9
+    line = (f"the MLP step's matrix products alone (one XLA loop, batch "
+            f"{mlp['batch']}): {ceiling:,.0f} examples/s, "
+            f"{100 * gflops / peak:.0f} % of matmul peak")
+    if "tfnn" in mlp["paths"]:
+        tfnn = mlp["paths"]["tfnn"]["examples_per_second"]
+        line += f"; tfnn runs at {100 * tfnn / ceiling:.0f} % of it"
+    return line
+
+
 def _time_to_line(r, what) -> str:
     """When each path first reached the target (or its best epoch)."""
     reached = []
@@ -87,6 +101,9 @@ def format_report(report) -> str:
     for arch, title in TITLES.items():
         if arch in report:
             lines += _training_table(title, report[arch], peak)
+            if arch == "mlp" and "mlp_matmul_ceiling" in report:
+                lines += [_ceiling_line(report["mlp_matmul_ceiling"],
+                                        report["mlp"], peak), ""]
     for key, what in (("mlp_time_to_98", "MLP"), ("cnn_time_to_99", "CNN")):
         if key in report:
             lines += [_time_to_line(report[key], what), ""]

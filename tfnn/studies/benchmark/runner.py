@@ -10,12 +10,9 @@ import time
 
 from tfnn.provenance import versions, write_json
 from tfnn.runtime import ONEDNN, onednn_wanted
+from tfnn.studies.benchmark.ceiling import matmul_peak, mlp_matmul_ceiling
 from tfnn.studies.benchmark.grpc_load import grpc_serving_speed
-from tfnn.studies.benchmark.paths import (
-    matmul_peak,
-    run_training,
-    time_to_accuracy,
-)
+from tfnn.studies.benchmark.paths import run_training, time_to_accuracy
 from tfnn.studies.benchmark.profile import step_profile
 from tfnn.studies.benchmark.serving_load import serving_speed
 from tfnn.studies.benchmark.speedrun_rows import speedrun_rows
@@ -57,6 +54,10 @@ def run(epochs=4, cnn_epochs=2, cnn_train=10_000, time_to_acc=True,
                           "platform": platform.platform(),
                           "python": platform.python_version()},
               "matmul_gflops": peak}
+    # The MLP step's own products alone: no MLP path can run faster.
+    report["mlp_matmul_ceiling"] = mlp_matmul_ceiling()
+    logger.info("MLP matmul ceiling: %.0f examples/s",
+                report["mlp_matmul_ceiling"])
     report["mlp"] = run_training("mlp", epochs=epochs)
     report["mlp_bn_dropout"] = run_training(
         "mlp_bn_dropout", epochs=epochs, paths=("tfnn", "readable", "torch"))
