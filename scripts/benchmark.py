@@ -13,7 +13,7 @@ from tfnn.studies import benchmark
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("--epochs", type=int, default=4)
+    p.add_argument("--epochs", type=int, default=6)
     p.add_argument("--cnn-epochs", type=int, default=2)
     p.add_argument("--cnn-train", type=int, default=10_000)
     p.add_argument("--no-time-to-accuracy", action="store_true")

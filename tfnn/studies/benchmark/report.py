@@ -48,15 +48,20 @@ def _training_table(title, r, peak) -> list:
 
 def _ceiling_line(ceiling, mlp, peak) -> str:
     """The MLP step's products alone beside the MLP paths: the ceiling in
-    examples/s, its share of the peak (the table's FLOPs per example) and
-    tfnn's share of it."""
+    examples/s, its share of the peak (the table's FLOPs per example),
+    tfnn's share of it and its multiple of PyTorch's speed (the most any
+    path could be ahead of PyTorch here)."""
     gflops = ceiling * mlp["flops_per_example"] / 1e9
     line = (f"the MLP step's matrix products alone (one XLA loop, batch "
             f"{mlp['batch']}): {ceiling:,.0f} examples/s, "
             f"{100 * gflops / peak:.0f} % of matmul peak")
-    if "tfnn" in mlp["paths"]:
-        tfnn = mlp["paths"]["tfnn"]["examples_per_second"]
+    paths = mlp["paths"]
+    if "tfnn" in paths:
+        tfnn = paths["tfnn"]["examples_per_second"]
         line += f"; tfnn runs at {100 * tfnn / ceiling:.0f} % of it"
+    if "torch" in paths:
+        torch = paths["torch"]["examples_per_second"]
+        line += f"; ceiling/torch = {ceiling / torch:.2f}x"
     return line
 
 

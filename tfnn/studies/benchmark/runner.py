@@ -30,7 +30,7 @@ def in_subprocess(function, env, **kwargs):
     return _in_subprocess(WORKER, function, env, **kwargs)
 
 
-def run(epochs=4, cnn_epochs=2, cnn_train=10_000, time_to_acc=True,
+def run(epochs=6, cnn_epochs=2, cnn_train=10_000, time_to_acc=True,
         serving_dir="saved_models/mnist", out=None, profile=True,
         cnn_max_epochs=5, cnn_time_to_99=False, speedrun_seeds=3,
         keras_io=False) -> dict:
