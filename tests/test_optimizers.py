@@ -716,3 +716,93 @@ def test_model_trains_saves_and_loads(key, tmp_path):
     np.testing.assert_array_equal(
         loaded.predict(x, verbose=0), model.predict(x, verbose=0)
     )
+
+
+# --- Adam's fused update ----------------------------------------------------
+
+
+def _mlp_and_batch(seed=0):
+    keras.utils.set_random_seed(seed)
+    model = keras.Sequential([keras.Input((12,)),
+                              keras.layers.Dense(16, activation="relu"),
+                              keras.layers.BatchNormalization(),
+                              keras.layers.Dense(3)])
+    rng = np.random.default_rng(seed)
+    x = tf.constant(rng.standard_normal((32, 12)), tf.float32)
+    y = tf.constant(rng.integers(0, 3, 32))
+    return model, x, y
+
+
+def _train(optimizer, steps=25):
+    """``steps`` graph-mode steps of a small BN MLP; its final weights
+    and the ops of the compiled step."""
+    model, x, y = _mlp_and_batch()
+    optimizer.build(model.trainable_variables)
+
+    @tf.function
+    def step():
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(
+                y, model(x, training=True), from_logits=True))
+        grads = tape.gradient(loss, model.trainable_variables)
+        optimizer.apply(grads, model.trainable_variables)
+
+    for _ in range(steps):
+        step()
+    graph = step.get_concrete_function().graph
+    return ([w.numpy() for w in model.weights],
+            {op.type for op in graph.get_operations()})
+
+
+def test_adam_is_kerass_adam_in_one_fused_kernel():
+    """tfnn's Adam takes TensorFlow's ResourceApplyAdam kernel for every
+    variable and lands where Keras's Adam lands (to float rounding, over
+    25 steps with a decaying rate); AMSGrad keeps Keras's update."""
+    schedule = keras.optimizers.schedules.ExponentialDecay(0.05, 10, 0.5)
+    fused, fused_ops = _train(optimizers.get("adam", learning_rate=schedule))
+    plain, plain_ops = _train(keras.optimizers.Adam(learning_rate=schedule))
+    assert "ResourceApplyAdam" in fused_ops
+    assert "ResourceApplyAdam" not in plain_ops
+    assert isinstance(optimizers.get("adam"), keras.optimizers.Adam)
+    for a, b in zip(fused, plain):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+    initial = [w.numpy() for w in _mlp_and_batch()[0].weights]
+    assert any(not np.allclose(a, b) for a, b in zip(fused, initial))
+    ams, ams_ops = _train(optimizers.get("adam", amsgrad=True))
+    keras_ams, _ = _train(keras.optimizers.Adam(amsgrad=True))
+    assert "ResourceApplyAdam" not in ams_ops
+    for a, b in zip(ams, keras_ams):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_adam_takes_kerass_update_for_sparse_gradients():
+    """An embedding's gradient is IndexedSlices: Keras's own update (no
+    fused kernel in the step), with Keras's numbers."""
+    def run(optimizer):
+        table = keras.Variable(np.ones((5, 2), np.float32))
+        optimizer.build([table])
+
+        @tf.function
+        def step(row):
+            grad = tf.IndexedSlices(tf.ones((1, 2)), row[None],
+                                    tf.constant([5, 2]))
+            optimizer.apply([grad], [table])
+
+        for row in (3, 1, 3):
+            step(tf.constant(row))
+        ops = {op.type for op in step.get_concrete_function(
+            tf.constant(0)).graph.get_operations()}
+        return table.numpy(), ops
+
+    fused, ops = run(optimizers.get("adam", learning_rate=0.1))
+    plain, _ = run(keras.optimizers.Adam(learning_rate=0.1))
+    assert "ResourceApplyAdam" not in ops
+    np.testing.assert_array_equal(fused, plain)
+    assert np.all(fused[[0, 2, 4]] == 1.0) and np.all(fused[[1, 3]] < 1.0)
+
+
+def test_adam_round_trips_through_keras_serialization():
+    opt = optimizers.get("adam", learning_rate=0.003, beta_1=0.8)
+    back = keras.optimizers.deserialize(keras.optimizers.serialize(opt))
+    assert type(back) is optimizers.Adam
+    assert back.get_config() == opt.get_config()

@@ -24,6 +24,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfnn.models import build_model
+from tfnn.nn import optimizers
 from tfnn.runtime import ONEDNN
 from tfnn.studies.benchmark.base import (
     MLP_HIDDEN,
@@ -49,7 +50,8 @@ def _rss_mb() -> float:
 def _trainer_path(name, cfg, splits, batch, seed):
     """A :class:`Trainer` path: the fast path ("tfnn") or the readable
     per-step loop ("readable")."""
-    trainer = Trainer(build_model(cfg), keras.optimizers.Adam(1e-3),
+    trainer = Trainer(build_model(cfg),
+                      optimizers.get("adam", learning_rate=1e-3),
                       fast=name == "tfnn")
 
     def epoch(e):

@@ -10,11 +10,11 @@ import os
 import statistics
 import time
 
-import keras
 import numpy as np
 import tensorflow as tf
 
 from tfnn.models import build_model
+from tfnn.nn import optimizers
 from tfnn.runtime import ONEDNN
 from tfnn.studies.benchmark.base import tfnn_config
 from tfnn.studies.benchmark.torch_models import (
@@ -182,7 +182,7 @@ def step_profile(arch="mlp", batch=128, repeats=20, inner=5, seed=0,
     order = epoch_order(len(x), seed, 0)
     set_seed(seed)
     trainer = Trainer(build_model(tfnn_config(arch, seed)),
-                      keras.optimizers.Adam(1e-3), fast=True)
+                      optimizers.get("adam", learning_rate=1e-3), fast=True)
     frameworks = {"tfnn": tfnn_step_parts(trainer, x, y, order, batch)}
     if torch:
         parts = torch_step_parts(arch, x, y, order, batch, seed)
