@@ -611,10 +611,10 @@ class Adam(keras.optimizers.Adam):
     Keras's operations, in Keras's order: a step agrees with Keras's to
     float rounding (the kernel may fuse a multiply-add). In a graph-mode
     loop, where each operation costs the executor a dispatch, the
-    speedrun's BatchNorm MLP took 1.85 ms a step with Keras's update and
-    1.52 ms with this one (docs/performance.md); under XLA the two compile
-    alike. AMSGrad and sparse gradients (``IndexedSlices``) take Keras's
-    own update.
+    speedrun's BatchNorm MLP took 1.89 ms a step with Keras's update and
+    1.70 ms with this one, and its trace was shorter too
+    (docs/performance.md); under XLA the two compile alike. AMSGrad and
+    sparse gradients (``IndexedSlices``) take Keras's own update.
     """
 
     def update_step(self, gradient, variable, learning_rate):
