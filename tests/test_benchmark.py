@@ -81,6 +81,10 @@ def test_tiny_interleaved_run_and_report(mnist):
     assert {"tfnn", "prototype", "readable", "fit"} <= set(paths)
     # the prototype trains too (its own minimal model and XLA epoch)
     assert paths["prototype"]["test_accuracy"] > 0.5
+    # each path is credited with the examples it trains: 4 full batches
+    assert {p["examples_per_epoch"] for p in paths.values()} == {512}
+    odd = subset(mnist, 300, 100)  # 2 full batches and 44 left over
+    assert benchmark.prototype_path(odd, 128, 0).examples == 256
     for p in paths.values():
         assert len(p["epoch_seconds"]) == 2
         assert p["examples_per_second"] > 0

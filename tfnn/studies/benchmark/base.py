@@ -60,10 +60,13 @@ def cnn_flops_per_example(filters=CNN_FILTERS, hidden=CNN_HIDDEN, side=28,
 
 @dataclass
 class Path:
-    """One way to train: ``epoch(e)`` trains an epoch, ``accuracy()`` tests."""
+    """One way to train: ``epoch(e)`` trains an epoch, ``accuracy()`` tests;
+    ``examples``: the examples an epoch trains (None: the whole training
+    set; a path that drops the last partial batch trains fewer)."""
 
     name: str
     epoch: Callable[[int], None]
     accuracy: Callable[[], float]
+    examples: int | None = None
     seconds: list[float] = field(default_factory=list)
     rss_growth_mb: float = 0.0

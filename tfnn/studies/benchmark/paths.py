@@ -131,7 +131,7 @@ def prototype_path(splits, batch, seed):
                              verbose=0).argmax(-1)
         return float((pred == splits.y_test).mean())
 
-    return Path("prototype", epoch, accuracy)
+    return Path("prototype", epoch, accuracy, examples=steps * batch)
 
 
 def build_paths(arch, splits, batch, seed, names):
@@ -156,10 +156,12 @@ def build_paths(arch, splits, batch, seed, names):
 def _steady(p, n, flops):
     """One path's numbers: the first epoch is its warm-up (tracing,
     compilation), reported as compile time; examples/s is the median over
-    the other epochs."""
+    the other epochs, of the examples an epoch of the path trains (``n``
+    unless it drops the last partial batch)."""
     median = statistics.median(p.seconds[1:] or p.seconds)
+    n = p.examples or n
     ex_s = n / median
-    return {"examples_per_second": ex_s,
+    return {"examples_per_second": ex_s, "examples_per_epoch": n,
             "gflops": ex_s * flops / 1e9,
             "compile_seconds": max(0.0, p.seconds[0] - median),
             "epoch_seconds": p.seconds,
@@ -191,7 +193,8 @@ def run_training(arch="mlp", epochs=4, batch=128, seed=0, n_train=None,
             if e == 0:
                 p.rss_growth_mb = _rss_mb() - before
             logger.info("%s %s epoch %d: %.2f s (%.0f ex/s)", arch, p.name,
-                        e + 1, p.seconds[-1], n / p.seconds[-1])
+                        e + 1, p.seconds[-1],
+                        (p.examples or n) / p.seconds[-1])
     return {"arch": arch, "examples": n, "epochs": epochs, "batch": batch,
             "flops_per_example": flops,
             "paths": {p.name: _steady(p, n, flops) for p in runs},
