@@ -81,6 +81,12 @@ def test_tiny_interleaved_run_and_report(mnist):
     assert {"tfnn", "prototype", "readable", "fit"} <= set(paths)
     # the prototype trains too (its own minimal model and XLA epoch)
     assert paths["prototype"]["test_accuracy"] > 0.5
+    # every round runs each path once, and the order rotates: no path
+    # always follows the same one
+    rounds = result["rounds"]
+    assert len(rounds) == 2 and all(sorted(r) == sorted(paths)
+                                    for r in rounds)
+    assert rounds[1] == rounds[0][1:] + rounds[0][:1]
     # each path is credited with the examples it trains: 4 full batches
     assert {p["examples_per_epoch"] for p in paths.values()} == {512}
     odd = subset(mnist, 300, 100)  # 2 full batches and 44 left over

@@ -174,6 +174,11 @@ def run_training(arch="mlp", epochs=4, batch=128, seed=0, n_train=None,
     """Interleaved epochs of every path (one epoch of each in turn, so
     every path sees the same machine load); returns a dict of results.
 
+    The order rotates by one path each round ("rounds" in the result), so
+    no path always runs right after the same other one: with a fixed order
+    the fast path always followed PyTorch's epoch and measured 3–5 %
+    slower than alone beside the prototype (docs/performance.md).
+
     Achieved GFLOP/s is examples/s times the model's training FLOPs per
     example (:mod:`~tfnn.studies.benchmark.base`).
     """
@@ -183,8 +188,11 @@ def run_training(arch="mlp", epochs=4, batch=128, seed=0, n_train=None,
              else cnn_flops_per_example())
     runs = build_paths(arch, splits, batch, seed, paths)
     n = len(splits.x_train)
+    rounds = []
     for e in range(epochs):
-        for p in runs:
+        shift = e % len(runs)
+        rounds.append([p.name for p in runs[shift:] + runs[:shift]])
+        for p in runs[shift:] + runs[:shift]:
             gc.collect()
             before = _rss_mb()
             t0 = time.perf_counter()
@@ -196,7 +204,7 @@ def run_training(arch="mlp", epochs=4, batch=128, seed=0, n_train=None,
                         e + 1, p.seconds[-1],
                         (p.examples or n) / p.seconds[-1])
     return {"arch": arch, "examples": n, "epochs": epochs, "batch": batch,
-            "flops_per_example": flops,
+            "flops_per_example": flops, "rounds": rounds,
             "paths": {p.name: _steady(p, n, flops) for p in runs},
             "onednn": os.environ.get(ONEDNN)}
 
