@@ -54,10 +54,11 @@ def run(epochs=6, cnn_epochs=2, cnn_train=10_000, time_to_acc=True,
                           "platform": platform.platform(),
                           "python": platform.python_version()},
               "matmul_gflops": peak}
-    # The MLP step's own products alone: no MLP path can run faster.
-    report["mlp_matmul_ceiling"] = mlp_matmul_ceiling()
-    logger.info("MLP matmul ceiling: %.0f examples/s",
-                report["mlp_matmul_ceiling"])
+    # The MLP step's own products alone: no MLP path can run faster. Like
+    # the peak, measured at the start and again at the end (the larger
+    # counts: a busy moment only ever slows a measurement down).
+    ceiling = mlp_matmul_ceiling()
+    logger.info("MLP matmul ceiling: %.0f examples/s", ceiling)
     report["mlp"] = run_training("mlp", epochs=epochs)
     report["mlp_bn_dropout"] = run_training(
         "mlp_bn_dropout", epochs=epochs, paths=("tfnn", "readable", "torch"))
@@ -82,6 +83,8 @@ def run(epochs=6, cnn_epochs=2, cnn_train=10_000, time_to_acc=True,
         report["serving"] = serving_speed(serving_dir)
         report["grpc_serving"] = grpc_serving_speed(serving_dir)
     report["peak_after"] = matmul_peak()
+    report["mlp_matmul_ceiling_runs"] = [ceiling, mlp_matmul_ceiling()]
+    report["mlp_matmul_ceiling"] = max(report["mlp_matmul_ceiling_runs"])
     report["seconds"] = time.perf_counter() - t_start
     report["versions"] = versions(("torch",))
     if out:
