@@ -646,8 +646,7 @@ def _is_dense(gradient) -> bool:
 
 def _tf_variable(variable):
     """The ``tf.Variable`` behind a Keras variable (or the variable)."""
-    return getattr(variable, "value", variable) if isinstance(
-        variable, keras.Variable) else variable
+    return variable.value if isinstance(variable, keras.Variable) else variable
 
 
 @OPTIMIZERS.register("adam")

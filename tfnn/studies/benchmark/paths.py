@@ -191,8 +191,9 @@ def run_training(arch="mlp", epochs=4, batch=128, seed=0, n_train=None,
     rounds = []
     for e in range(epochs):
         shift = e % len(runs)
-        rounds.append([p.name for p in runs[shift:] + runs[:shift]])
-        for p in runs[shift:] + runs[:shift]:
+        order = runs[shift:] + runs[:shift]
+        rounds.append([p.name for p in order])
+        for p in order:
             gc.collect()
             before = _rss_mb()
             t0 = time.perf_counter()
