@@ -20,7 +20,6 @@ wall time.
 
 from __future__ import annotations
 
-import math
 import os
 import time
 
@@ -47,7 +46,7 @@ def torch_seed(arch="cnn", seed=0, train_limit=None, epochs=None,
     import torch
     from torch import nn
 
-    from tfnn.data import read_official, split_arrays
+    from tfnn.data import num_batches, read_official, split_arrays
     from tfnn.data.shifts import offsets, shift_images
 
     r = recipe(arch)
@@ -66,8 +65,7 @@ def torch_seed(arch="cnn", seed=0, train_limit=None, epochs=None,
     Y = torch.from_numpy(splits.y_train.astype(np.int64))
     b = int(train["batch_size"])
     # The recipe's last, smaller batch: dropped (drop_last) or kept.
-    drop = bool(train.get("drop_remainder", False))
-    steps = len(X) // b if drop else math.ceil(len(X) / b)
+    steps = num_batches(len(X), b, bool(train.get("drop_remainder", False)))
     peak = float(train["learning_rate"])
     warmup = float(train["schedule_kwargs"].get("warmup", 0.2))
     opt = torch.optim.Adam(net.parameters(), lr=peak, eps=1e-7, fused=True)
