@@ -563,3 +563,92 @@ def test_decoded_arrays_are_cached_beside_the_shards(mnist_builder,
     cache.write_bytes(b"not an npz")
     np.testing.assert_array_equal(load()[0], mnist_raw[1][0])
     assert cache.stat().st_size > 1000  # rewritten whole
+
+
+@pytest.mark.slow
+def test_read_decoded_needs_neither_tfds_nor_tensorflow(mnist_builder,
+                                                        mnist_raw, tmp_path):
+    """A fresh process reads both splits from the decoded copies beside the
+    prepared dataset with NumPy alone: neither tfds nor TensorFlow is
+    imported, and the arrays are the shards' (as ``load_arrays`` gives)."""
+    folder = tmp_path / "mnist" / "3.0.1"
+    shutil.copytree(mnist_builder.data_dir, folder)
+    data.sources._load_arrays_cached.cache_clear()
+    data.load_arrays("mnist", "test", data_dir=tmp_path)  # the cache is fresh
+    out = tmp_path / "arrays.npz"
+    code = (
+        "import sys, numpy as np; from tfnn import data\n"
+        f"x, y = data.read_decoded('mnist', 'test', "
+        f"data_dir={str(tmp_path)!r})\n"
+        "assert not x.flags.writeable and x.dtype == np.uint8, x.dtype\n"
+        f"np.savez({str(out)!r}, x=x, y=y)\n"
+        "print(sorted(m for m in ('tensorflow', 'tensorflow_datasets', 'keras')"
+        " if m in sys.modules))\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True,
+                          text=True, timeout=120, cwd=REPO)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]"
+    with np.load(out) as saved:
+        np.testing.assert_array_equal(saved["x"], mnist_raw[1][0])
+        np.testing.assert_array_equal(saved["y"], mnist_raw[1][1])
+        assert saved["x"].shape == (10000, 28, 28)
+        assert saved["y"].dtype == np.int64
+
+
+@pytest.mark.slow
+def test_read_decoded_gives_none_where_tfds_must_decide(mnist_builder,
+                                                        tmp_path):
+    """No prepared dataset, a stale cache (a shard touched since it was
+    written) or two version folders: None, and ``load_arrays`` asks tfds."""
+    assert data.read_decoded("mnist", "test", data_dir=tmp_path) is None
+    folder = tmp_path / "mnist" / "3.0.1"
+    shutil.copytree(mnist_builder.data_dir, folder)
+    data.sources._load_arrays_cached.cache_clear()
+    data.load_arrays("mnist", "test", data_dir=tmp_path)
+    x, _ = data.read_decoded("mnist", "test", data_dir=tmp_path)
+    assert x.shape == (10000, 28, 28)
+    other = tmp_path / "mnist" / "3.0.0"
+    shutil.copytree(folder, other)
+    assert data.read_decoded("mnist", "test", data_dir=tmp_path) is None
+    shutil.rmtree(other)
+    shard = next(folder.glob("mnist-test.tfrecord*"))
+    os.utime(shard, ns=(shard.stat().st_atime_ns,
+                        shard.stat().st_mtime_ns + 10**9))
+    assert data.read_decoded("mnist", "test", data_dir=tmp_path) is None
+    with pytest.raises(ValueError, match="Unknown split"):
+        data.read_decoded("mnist", "validation", data_dir=tmp_path)
+
+
+@pytest.mark.slow
+def test_prefetch_gives_load_the_same_splits(mnist_builder, tmp_path):
+    """``load`` after ``prefetch`` with the same arguments takes the
+    thread's ``Splits`` (the very object), equal to a plain load's; other
+    arguments are loaded as always, and a failure on the thread is raised
+    by ``load`` as a plain load raises it."""
+    folder = tmp_path / "mnist" / "3.0.1"
+    shutil.copytree(mnist_builder.data_dir, folder)
+    data.sources._load_arrays_cached.cache_clear()
+    data.load_arrays("mnist", "train", data_dir=tmp_path)
+    data.load_arrays("mnist", "test", data_dir=tmp_path)
+    kw = {"data_dir": tmp_path, "seed": 3, "train_limit": 1000}
+    future = data.prefetch(**kw)
+    splits = data.load(**kw)
+    assert splits is future.result()
+    plain = data.load(**kw)  # nothing prefetched: read again
+    assert plain is not splits
+    for name in ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test"):
+        np.testing.assert_array_equal(getattr(splits, name),
+                                      getattr(plain, name))
+    assert splits.preprocessor.to_dict() == plain.preprocessor.to_dict()
+    assert len(splits.x_train) == 1000 and len(splits.x_val) == 5000
+    # Another seed: not the prefetched one.
+    other = data.prefetch(**kw)
+    assert data.load(**{**kw, "seed": 4}) is not other.result()
+    # A bad argument fails on the thread; load raises it itself.
+    bad = data.prefetch(data_dir=tmp_path, validation_size=60000)
+    assert isinstance(bad.exception(timeout=60), ValueError)
+    with pytest.raises(ValueError, match="validation_size"):
+        data.load(data_dir=tmp_path, validation_size=60000)
+    # No decoded copies: the thread gives None, load reads through tfds.
+    empty = data.prefetch(data_dir=tmp_path / "nowhere")
+    assert empty.result(timeout=60) is None

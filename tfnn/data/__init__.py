@@ -2,9 +2,11 @@
 
     sources        the offline tfds build from the manual folder, its
                    checksums, ``prepare`` and ``load_arrays``; the
-                   official files read directly (``read_official``)
+                   official files read directly (``read_official``);
+                   the decoded copies read without tfds (``read_decoded``)
     preprocessing  ``Preprocessor``: raw, minmax, standardize (notes 001, 004)
-    pipeline       ``load`` (``split_arrays``) → ``Splits``;
+    pipeline       ``load`` (``split_arrays``) → ``Splits``; ``prefetch``
+                   (``load`` on a thread while TensorFlow imports);
                    ``make_dataset``, ``num_batches``
     arrays         ``aligned_empty``, ``as_tensor``: arrays TensorFlow
                    takes without a copy
@@ -21,6 +23,7 @@ from tfnn.data.pipeline import (
     load,
     make_dataset,
     num_batches,
+    prefetch,
     split_arrays,
 )
 from tfnn.data.preprocessing import (
@@ -41,7 +44,9 @@ from tfnn.data.sources import (
     check_official_file,
     load_arrays,
     prepare,
+    read_decoded,
     read_official,
+    resolve_data_dir,
     resolve_manual_dir,
 )
 
@@ -64,8 +69,11 @@ __all__ = [
     "load_arrays",
     "make_dataset",
     "num_batches",
+    "prefetch",
     "prepare",
+    "read_decoded",
     "read_official",
+    "resolve_data_dir",
     "resolve_manual_dir",
     "split_arrays",
 ]

@@ -181,7 +181,7 @@ def resolve_manual_dir(manual_dir=None) -> str | None:
     return _path_or_none(os.environ.get(MANUAL_DIR_ENV))
 
 
-def _resolve_data_dir(data_dir=None) -> str | None:
+def resolve_data_dir(data_dir=None) -> str | None:
     """The argument, else ``$TFNN_DATA_DIR``, else None (tfds's default)."""
     if data_dir is not None:
         return _path_or_none(data_dir)
@@ -427,7 +427,7 @@ def prepare(dataset: str = "mnist", manual_dir=None, data_dir=None):
 
     name = check_dataset(dataset)
     manual_dir = resolve_manual_dir(manual_dir)
-    data_dir = _resolve_data_dir(data_dir)
+    data_dir = resolve_data_dir(data_dir)
     with _gcs_disabled():
         builder = tfds.builder(name, data_dir=data_dir, try_gcs=False)
         if builder.is_prepared():
@@ -469,7 +469,7 @@ def load_arrays(
     if split not in SPLITS:
         raise ValueError(f"Unknown split {split!r}; choose from {list(SPLITS)}")
     return _load_arrays_cached(
-        name, split, resolve_manual_dir(manual_dir), _resolve_data_dir(data_dir)
+        name, split, resolve_manual_dir(manual_dir), resolve_data_dir(data_dir)
     )
 
 
@@ -511,39 +511,100 @@ def read_official(dataset: str = "mnist", split: str = "train",
 
 def _read_split(builder, split):
     """``(images (N, 28, 28, 1) uint8, labels (N,) int64)`` of a prepared
-    split, from :func:`_decoded_cache` when it matches the shards, else
+    split, from its decoded cache when that matches the shards, else
     decoded by tfds (and the cache written for the next process)."""
     import tensorflow_datasets as tfds
 
-    cache, stamp = _decoded_cache(builder, split)
-    try:
-        with np.load(cache, allow_pickle=False) as saved:
-            if str(saved["stamp"]) == stamp:
-                return saved["images"], saved["labels"]
-    except Exception:  # absent, stale or unreadable: decode again
-        pass
+    folder = os.fspath(builder.data_dir)
+    arrays = _read_decoded(folder, builder.name, split)
+    if arrays is not None:
+        return arrays
     ds = builder.as_dataset(split=split, batch_size=-1, as_supervised=True)
     images, labels = tfds.as_numpy(ds)
+    cache, stamp = _decoded_cache(folder, builder.name, split)
     _write_decoded(cache, stamp, images, labels)
     return images, labels
 
 
-def _decoded_cache(builder, split) -> tuple[str, str]:
-    """The decoded split's cache file beside the prepared dataset, and the
-    stamp it must carry: the name, size and modification time of every
-    shard, so a rebuilt or changed shard is decoded afresh.
+def _decoded_cache(folder, name, split) -> tuple[str, str]:
+    """The decoded split's cache file in a prepared dataset's ``folder``,
+    and the stamp it must carry: the name, size and modification time of
+    every shard, so a rebuilt or changed shard is decoded afresh.
 
     tfds stores each MNIST image as a PNG; decoding 70,000 of them takes
     seconds on every start (most of what ``tfnn speedrun`` waits for
     before the first step). The cache (``tfnn-decoded-<split>.npz``, 55 MB
     for the train split) is read in milliseconds.
     """
-    folder = os.fspath(builder.data_dir)
     shards = sorted(glob.glob(os.path.join(
-        glob.escape(folder), f"{builder.name}-{split}.tfrecord*")))
+        glob.escape(folder), f"{name}-{split}.tfrecord*")))
     stamp = ";".join(f"{os.path.basename(p)}:{os.stat(p).st_size}:"
                      f"{os.stat(p).st_mtime_ns}" for p in shards)
     return os.path.join(folder, f"tfnn-decoded-{split}.npz"), stamp
+
+
+def _read_decoded(folder, name, split):
+    """``(images, labels)`` from ``folder``'s decoded cache when its stamp
+    matches the shards there; None when it is absent, stale or unreadable
+    (or there are no shards)."""
+    cache, stamp = _decoded_cache(folder, name, split)
+    if not stamp:
+        return None
+    try:
+        with np.load(cache, allow_pickle=False) as saved:
+            if str(saved["stamp"]) == stamp:
+                return saved["images"], saved["labels"]
+    except Exception:  # absent, stale or unreadable: decode again
+        pass
+    return None
+
+
+def _tfds_data_dir(data_dir=None) -> str:
+    """Where tfds keeps prepared datasets: ``data_dir`` (or
+    ``$TFNN_DATA_DIR``), else ``$TFDS_DATA_DIR``, else
+    ``~/tensorflow_datasets`` (the rule of tfds's ``constants.DATA_DIR``)."""
+    return (resolve_data_dir(data_dir)
+            or _path_or_none(os.environ.get("TFDS_DATA_DIR"))
+            or os.path.join(os.path.expanduser("~"), "tensorflow_datasets"))
+
+
+def read_decoded(dataset: str = "mnist", split: str = "train",
+                 data_dir=None):
+    """A prepared split read from its decoded cache alone: no tfds, no
+    TensorFlow. The cold start's shortcut: ``load_arrays`` tries it first,
+    and a process can run it on a thread while TensorFlow imports
+    (:func:`tfnn.data.prefetch`).
+
+    The prepared dataset is the one version folder of ``dataset`` in
+    tfds's data dir (``<data_dir>/<dataset>/<version>/``, with tfds's
+    ``dataset_info.json``); where there are several, tfds decides which it
+    reads, and this returns None.
+
+    Returns:
+        ``(images uint8 (N, 28, 28), labels int64 (N,))``, or None when
+        the dataset is not prepared, or its cache is absent, stale or
+        unreadable (then ``load_arrays`` asks tfds).
+    """
+    name = check_dataset(dataset)
+    if split not in SPLITS:
+        raise ValueError(f"Unknown split {split!r}; choose from {list(SPLITS)}")
+    versions = glob.glob(os.path.join(
+        glob.escape(_tfds_data_dir(data_dir)), name, "*", "dataset_info.json"))
+    if len(versions) != 1:
+        return None
+    arrays = _read_decoded(os.path.dirname(versions[0]), name, split)
+    return None if arrays is None else _as_split(*arrays)
+
+
+def _as_split(images, labels):
+    """``uint8 (N, 28, 28)`` images and ``int64 (N,)`` labels, read-only
+    (shared by every caller)."""
+    images = np.ascontiguousarray(images.reshape(images.shape[:3]),
+                                  dtype=np.uint8)
+    labels = np.ascontiguousarray(labels, dtype=np.int64)
+    images.flags.writeable = False
+    labels.flags.writeable = False
+    return images, labels
 
 
 def _write_decoded(path, stamp, images, labels) -> None:
@@ -589,6 +650,9 @@ def _rebuild(builder, name, split, manual_dir, data_dir, err):
 
 @functools.lru_cache(maxsize=8)
 def _load_arrays_cached(name, split, manual_dir, data_dir):
+    arrays = read_decoded(name, split, data_dir)
+    if arrays is not None:
+        return arrays
     import tensorflow as tf
 
     builder = prepare(name, manual_dir=manual_dir, data_dir=data_dir)
@@ -597,8 +661,4 @@ def _load_arrays_cached(name, split, manual_dir, data_dir):
     except (tf.errors.DataLossError, tf.errors.NotFoundError) as err:
         builder = _rebuild(builder, name, split, manual_dir, data_dir, err)
         images, labels = _read_split(builder, split)
-    images = np.ascontiguousarray(images[..., 0], dtype=np.uint8)  # (N, 28, 28)
-    labels = np.ascontiguousarray(labels, dtype=np.int64)
-    images.flags.writeable = False
-    labels.flags.writeable = False
-    return images, labels
+    return _as_split(images, labels)

@@ -47,7 +47,12 @@ def run_seed(arch="cnn", seed=0, train_limit=None, epochs=None,
         "run_seconds" (data to test score), "loop", "steps" (the optimizer
         steps taken)}``.
     """
-    # TensorFlow: in the run's process only.
+    # MNIST is read and standardized on a thread while TensorFlow imports
+    # (in the run's process only); train's load takes it.
+    from tfnn.data import prefetch
+
+    prefetch(seed=int(seed), train_limit=train_limit, manual_dir=manual_dir,
+             data_dir=data_dir)
     from tfnn.models.ensembles import shifted_accuracy
     from tfnn.training.run import train
 
