@@ -97,3 +97,37 @@ def test_saved_and_loaded_as_tfnn_layer(tmp_path):
     again = load_model(path)
     assert type(again.get_layer("bn_0")) is BatchNormalization
     np.testing.assert_allclose(again(x), model(x), atol=1e-6)
+
+
+def test_fused_inference_equals_the_formula_and_meets_the_convolution():
+    """At inference y = γ(x − moving_mean)/sqrt(moving_var + ε) + β per
+    channel, computed by one FusedBatchNormV3 (is_training false) that the
+    graph optimizer can fold into the convolution before it; the moving
+    statistics are read, not changed."""
+    shape = (6, 5, 5, 4)
+    keras_bn, tfnn_bn = _pair(shape, epsilon=1e-3)
+    rng = np.random.default_rng(4)
+    mean = rng.normal(size=4).astype("float32")
+    var = rng.uniform(0.5, 2.0, size=4).astype("float32")
+    for layer in (keras_bn, tfnn_bn):
+        layer.moving_mean.assign(mean)
+        layer.moving_variance.assign(var)
+    x = _x(shape, seed=5)
+    gamma, beta = tfnn_bn.gamma.numpy(), tfnn_bn.beta.numpy()
+    expected = gamma * (x.numpy() - mean) / np.sqrt(var + 1e-3) + beta
+    for training in (False, None):
+        np.testing.assert_allclose(tfnn_bn(x, training=training), expected,
+                                   rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(tfnn_bn(x), keras_bn(x), rtol=1e-5, atol=1e-5)
+    np.testing.assert_array_equal(tfnn_bn.moving_mean.numpy(), mean)
+    np.testing.assert_array_equal(tfnn_bn.moving_variance.numpy(), var)
+
+    model = build_cnn(filters=(4,), hidden=(8,), batch_norm=True,
+                      downsample="stride")
+    infer = tf.function(lambda v: model(v, training=False))
+    graph = infer.get_concrete_function(
+        tf.TensorSpec((None, 28, 28), tf.float32)).graph
+    fused = [op for op in graph.get_operations()
+             if op.type == "FusedBatchNormV3"]
+    assert len(fused) == 1 and not fused[0].get_attr("is_training")
+    assert fused[0].inputs[0].op.type == "Conv2D"

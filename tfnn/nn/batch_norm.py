@@ -1,4 +1,4 @@
-"""Batch normalization whose training step on images is one fused kernel.
+"""Batch normalization whose step on images is one fused kernel.
 
 Note 004's BatchNorm, per channel ``c`` over the batch and the spatial
 positions (``n = N·H·W`` values)::
@@ -8,6 +8,8 @@ positions (``n = N·H·W`` values)::
     moving_mean ← m · moving_mean + (1 − m) · μ_B    # Keras's momentum m
     moving_var  ← m · moving_var  + (1 − m) · σ²_B
 
+and at inference ``y = γ · (x − moving_mean) / sqrt(moving_var + ε) + β``.
+
 Keras 3's ``BatchNormalization`` computes this from a dozen separate
 operations (moments, subtract, rsqrt, multiply, add …) and its gradient
 from as many again; on a small convnet they cost more than the
@@ -15,11 +17,14 @@ convolutions themselves (``python scripts/benchmark.py``'s speedrun rows;
 docs/performance.md has the figures). TensorFlow has the whole forward as
 one kernel and the whole backward as another (``FusedBatchNormV3`` and its
 gradient, which oneDNN accelerates). :class:`BatchNormalization` uses
-them for 4-D channels-last inputs in training; inference, other ranks and
-axes, synchronized (multi-replica) statistics, renorm and layers without γ or β
-keep Keras's code (so do a symbolic ``training`` flag and ε below the
-fused kernel's floor of 1.001e-5), so what it computes and saves is Keras's
-layer's.
+them for 4-D channels-last inputs, in training and at inference. At
+inference the fused kernel also lets TensorFlow's graph optimizer fold the
+normalization into the convolution before it, and the ReLU after it, as
+one oneDNN kernel (``_FusedConv2D``): the speedrun CNN's test with its
+shifts takes a quarter less time. Other ranks and axes, synchronized
+(multi-replica) statistics, renorm and layers without γ or β keep Keras's
+code (so do a symbolic ``training`` flag and ε below the fused kernel's
+floor of 1.001e-5), so what it computes and saves is Keras's layer's.
 
 ``FusedBatchNormV3`` returns the *unbiased* batch variance
 ``σ²_B · n/(n − 1)`` for the moving average; it is scaled back by
@@ -35,7 +40,7 @@ import tensorflow as tf
 @keras.saving.register_keras_serializable(package="tfnn")
 class BatchNormalization(keras.layers.BatchNormalization):
     """Keras's ``BatchNormalization`` (same arguments, same saved config)
-    with one fused kernel for NHWC images in training (see the module).
+    with one fused kernel for NHWC images (see the module).
 
     Call arguments:
         inputs: a tensor.
@@ -47,7 +52,12 @@ class BatchNormalization(keras.layers.BatchNormalization):
         rank = inputs.shape.rank
         # ``fused_batch_norm`` raises ε below 1.001e-5 to that floor (its
         # cuDNN contract): a smaller ε keeps Keras's exact formula.
-        return (training is True and self.trainable and rank == 4
+        # ``training``: a Python flag (None is inference, as Keras reads
+        # it); a symbolic one keeps Keras's code. A frozen layer
+        # (``trainable=False``) normalizes with its moving statistics.
+        flag = training is None or isinstance(training, bool)
+        return (flag and rank == 4
+                and (self.trainable or not training)
                 and self.axis in (-1, rank - 1)
                 and self.center and self.scale and self.epsilon > 1.001e-5
                 and not self.synchronized and not self.renorm)
@@ -56,6 +66,14 @@ class BatchNormalization(keras.layers.BatchNormalization):
         if mask is not None or not self._fused(inputs, training):
             return super().call(inputs, training=training, mask=mask)
         x = tf.cast(inputs, tf.float32)  # as Keras: statistics in float32
+        if not training:
+            y, _, _ = tf.compat.v1.nn.fused_batch_norm(
+                x, tf.cast(self.gamma, tf.float32),
+                tf.cast(self.beta, tf.float32),
+                mean=tf.cast(self.moving_mean, tf.float32),
+                variance=tf.cast(self.moving_variance, tf.float32),
+                epsilon=self.epsilon, data_format="NHWC", is_training=False)
+            return tf.cast(y, self.compute_dtype)
         y, mean, var = tf.compat.v1.nn.fused_batch_norm(
             x, tf.cast(self.gamma, tf.float32), tf.cast(self.beta, tf.float32),
             epsilon=self.epsilon, data_format="NHWC", is_training=True)
