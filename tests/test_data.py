@@ -652,3 +652,36 @@ def test_prefetch_gives_load_the_same_splits(mnist_builder, tmp_path):
     # No decoded copies: the thread gives None, load reads through tfds.
     empty = data.prefetch(data_dir=tmp_path / "nowhere")
     assert empty.result(timeout=60) is None
+
+
+@pytest.mark.slow
+def test_tfnn_train_prefetches_the_data_its_arguments_name(
+        mnist_builder, tmp_path, monkeypatch):
+    """``tfnn train``'s hook before TensorFlow's import starts ``load`` of
+    the data its flags name, over its config file's ``train`` section; the
+    run's ``load`` with those arguments takes that very ``Splits``. An
+    unparsable value or ``--help`` prefetches nothing."""
+    from tfnn.cli.commands import train as train_command
+    from tfnn.data import pipeline
+
+    monkeypatch.setattr(train_command, "prefer_kernels_for", lambda arch: None)
+    shutil.copytree(mnist_builder.data_dir, tmp_path / "mnist" / "3.0.1")
+    data.sources._load_arrays_cached.cache_clear()
+    for split in ("train", "test"):  # the decoded copies, fresh
+        data.load_arrays("mnist", split, data_dir=tmp_path)
+    config = tmp_path / "run.json"
+    config.write_text(json.dumps({"train": {"seed": 5,
+                                            "validation_size": 2000}}))
+    before = set(pipeline._PREFETCHED)
+    train_command.before_tensorflow(["--config", str(config), "--train-limit",
+                                     "500", "--data-dir", str(tmp_path),
+                                     "--epochs", "1"])
+    (key,) = set(pipeline._PREFETCHED) - before
+    future = pipeline._PREFETCHED[key]
+    splits = data.load(validation_size=2000, seed=5, train_limit=500,
+                       data_dir=str(tmp_path))
+    assert splits is future.result()
+    assert (len(splits.x_train), len(splits.x_val)) == (500, 2000)
+    for argv in (["--seed", "five"], ["--help"]):
+        train_command.before_tensorflow([*argv, "--data-dir", str(tmp_path)])
+        assert set(pipeline._PREFETCHED) == before

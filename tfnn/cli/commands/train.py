@@ -25,21 +25,58 @@ from tfnn.runtime import prefer_kernels_for
 logger = logging.getLogger(__name__)
 
 
+# The flags that choose the data, and load()'s argument each sets.
+DATA_FLAGS = {"dataset": str, "preprocessing": str, "validation_size": int,
+              "seed": int, "train_limit": int, "manual_dir": str,
+              "data_dir": str}
+
+
 def before_tensorflow(argv) -> None:
     """Called with the raw arguments before TensorFlow is imported: the
     model's arch (``--arch``, else the ``--config`` file's, else mlp) picks
-    the CPU kernels (:func:`tfnn.runtime.prefer_kernels_for`)."""
+    the CPU kernels (:func:`tfnn.runtime.prefer_kernels_for`), and the
+    data those arguments choose starts loading on a thread while
+    TensorFlow imports (:func:`tfnn.data.prefetch`; the run's ``load``
+    takes it when its arguments turn out the same, and reads afresh
+    otherwise)."""
     peek = argparse.ArgumentParser(add_help=False)
-    peek.add_argument("--arch")
-    peek.add_argument("--config")
+    for flag in ("arch", "config", *DATA_FLAGS):
+        peek.add_argument("--" + flag.replace("_", "-"), dest=flag)
+    peek.add_argument("-h", "--help", action="store_true")
     known, _ = peek.parse_known_args(argv)
-    arch = known.arch
-    if arch is None and known.config:
+    config = {}
+    if known.config:
         try:
-            arch = load_config_file(known.config).get("model", {}).get("arch")
+            config = load_config_file(known.config)
         except Exception:  # noqa: BLE001  run() reports the bad file
             pass
-    prefer_kernels_for(arch or "mlp")
+    sections = {k: v if isinstance(v, dict) else {}
+                for k, v in (config if isinstance(config, dict) else {}
+                             ).items()}
+    prefer_kernels_for(known.arch or sections.get("model", {}).get("arch")
+                       or "mlp")
+    if not known.help:
+        _prefetch(known, sections.get("train", {}))
+
+
+def _prefetch(known, train_section: dict) -> None:
+    """:func:`tfnn.data.prefetch` of the data flags (over the config
+    file's ``train`` section); nothing where a value does not parse (the
+    run reports it)."""
+    from tfnn.data import prefetch
+
+    given = {}
+    for name, kind in DATA_FLAGS.items():
+        value = getattr(known, name)
+        if value is None:
+            value = train_section.get(name)
+        if value is None:
+            continue
+        try:
+            given[name] = kind(value)
+        except (TypeError, ValueError):
+            return
+    prefetch(**given)
 
 
 # Flags whose meaning the field's name and default do not tell.
