@@ -135,8 +135,8 @@ def prefetch(
     is not raised there: ``load`` reads again and raises it.
 
     Returns:
-        The ``Future`` of the ``Splits`` (None where the decoded copies
-        were not there).
+        The ``Future`` of the ``Splits``; its result is None where the
+        decoded copies were not there.
     """
     future = concurrent.futures.Future()
 
