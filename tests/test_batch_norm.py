@@ -75,12 +75,13 @@ def test_inference_reads_the_moving_statistics_and_changes_nothing():
     ((8, 4, 4, 3), {"axis": 1}),       # channels first
     ((8, 4, 4, 3), {"center": False}),  # no β
     ((8, 4, 4, 3), {"epsilon": 1e-6}),  # below the fused kernel's floor
+    ((8, 4, 4, 3), {"dtype": "float64"}),  # Keras computes in float64
 ])
 def test_other_cases_keep_keras_code(shape, kwargs):
     keras_bn, tfnn_bn = (keras.layers.BatchNormalization(**kwargs),
                          BatchNormalization(**kwargs))
-    x = _x(shape, seed=3)
-    assert not tfnn_bn._fused(x, True)
+    x = tf.cast(_x(shape, seed=3), kwargs.get("dtype", "float32"))
+    assert not tfnn_bn._fused(x, True) and not tfnn_bn._fused(x, False)
     np.testing.assert_allclose(tfnn_bn(x, training=True),
                                keras_bn(x, training=True), atol=1e-6)
 
@@ -121,6 +122,11 @@ def test_fused_inference_equals_the_formula_and_meets_the_convolution():
     np.testing.assert_allclose(tfnn_bn(x), keras_bn(x), rtol=1e-5, atol=1e-5)
     np.testing.assert_array_equal(tfnn_bn.moving_mean.numpy(), mean)
     np.testing.assert_array_equal(tfnn_bn.moving_variance.numpy(), var)
+    # A frozen layer normalizes with its moving statistics in training too.
+    tfnn_bn.trainable = False
+    np.testing.assert_allclose(tfnn_bn(x, training=True), expected,
+                               rtol=1e-5, atol=1e-5)
+    np.testing.assert_array_equal(tfnn_bn.moving_mean.numpy(), mean)
 
     model = build_cnn(filters=(4,), hidden=(8,), batch_norm=True,
                       downsample="stride")

@@ -595,22 +595,31 @@ def test_read_decoded_needs_neither_tfds_nor_tensorflow(mnist_builder,
         assert saved["y"].dtype == np.int64
 
 
+def test_tfds_versions_are_the_builders():
+    """read_decoded looks in the folder tfds prepares and reads."""
+    import tensorflow_datasets as tfds
+
+    for name in data.DATASETS:
+        assert str(tfds.builder_cls(name).VERSION) == data.TFDS_VERSIONS[name]
+
+
 @pytest.mark.slow
 def test_read_decoded_gives_none_where_tfds_must_decide(mnist_builder,
                                                         tmp_path):
     """No prepared dataset, a stale cache (a shard touched since it was
-    written) or two version folders: None, and ``load_arrays`` asks tfds."""
+    written) or only another version's folder: None, and ``load_arrays``
+    asks tfds."""
     assert data.read_decoded("mnist", "test", data_dir=tmp_path) is None
-    folder = tmp_path / "mnist" / "3.0.1"
+    folder = tmp_path / "mnist" / data.TFDS_VERSIONS["mnist"]
     shutil.copytree(mnist_builder.data_dir, folder)
     data.sources._load_arrays_cached.cache_clear()
     data.load_arrays("mnist", "test", data_dir=tmp_path)
     x, _ = data.read_decoded("mnist", "test", data_dir=tmp_path)
     assert x.shape == (10000, 28, 28)
-    other = tmp_path / "mnist" / "3.0.0"
-    shutil.copytree(folder, other)
+    other = tmp_path / "mnist" / "2.0.0"
+    folder.rename(other)
     assert data.read_decoded("mnist", "test", data_dir=tmp_path) is None
-    shutil.rmtree(other)
+    other.rename(folder)
     shard = next(folder.glob("mnist-test.tfrecord*"))
     os.utime(shard, ns=(shard.stat().st_atime_ns,
                         shard.stat().st_mtime_ns + 10**9))
@@ -619,12 +628,23 @@ def test_read_decoded_gives_none_where_tfds_must_decide(mnist_builder,
         data.read_decoded("mnist", "validation", data_dir=tmp_path)
 
 
+@pytest.fixture
+def no_prefetch_left():
+    """Each prefetch test leaves no Future (and its arrays) behind."""
+    from tfnn.data import pipeline
+
+    yield pipeline._PREFETCHED
+    pipeline._PREFETCHED.clear()
+
+
 @pytest.mark.slow
-def test_prefetch_gives_load_the_same_splits(mnist_builder, tmp_path):
+def test_prefetch_gives_load_the_same_splits(mnist_builder, tmp_path,
+                                             no_prefetch_left):
     """``load`` after ``prefetch`` with the same arguments takes the
     thread's ``Splits`` (the very object), equal to a plain load's; other
-    arguments are loaded as always, and a failure on the thread is raised
-    by ``load`` as a plain load raises it."""
+    arguments (another seed, 5000.0 for 5000) are loaded as always, a
+    failure on the thread is raised by ``load`` as a plain load raises
+    it, and one prefetch is kept at a time."""
     folder = tmp_path / "mnist" / "3.0.1"
     shutil.copytree(mnist_builder.data_dir, folder)
     data.sources._load_arrays_cached.cache_clear()
@@ -644,6 +664,12 @@ def test_prefetch_gives_load_the_same_splits(mnist_builder, tmp_path):
     # Another seed: not the prefetched one.
     other = data.prefetch(**kw)
     assert data.load(**{**kw, "seed": 4}) is not other.result()
+    assert list(no_prefetch_left.values()) == [other]
+    # Another type: a float validation size fails as a plain load fails.
+    data.prefetch(data_dir=tmp_path, train_limit=1000)
+    assert other not in no_prefetch_left.values()  # replaced
+    with pytest.raises(ValueError, match="validation_size"):
+        data.load(data_dir=tmp_path, train_limit=1000, validation_size=5000.0)
     # A bad argument fails on the thread; load raises it itself.
     bad = data.prefetch(data_dir=tmp_path, validation_size=60000)
     assert isinstance(bad.exception(timeout=60), ValueError)
@@ -656,7 +682,7 @@ def test_prefetch_gives_load_the_same_splits(mnist_builder, tmp_path):
 
 @pytest.mark.slow
 def test_tfnn_train_prefetches_the_data_its_arguments_name(
-        mnist_builder, tmp_path, monkeypatch):
+        mnist_builder, tmp_path, monkeypatch, no_prefetch_left):
     """``tfnn train``'s hook before TensorFlow's import starts ``load`` of
     the data its flags name, over its config file's ``train`` section; the
     run's ``load`` with those arguments takes that very ``Splits``. An
@@ -685,3 +711,7 @@ def test_tfnn_train_prefetches_the_data_its_arguments_name(
     for argv in (["--seed", "five"], ["--help"]):
         train_command.before_tensorflow([*argv, "--data-dir", str(tmp_path)])
         assert set(pipeline._PREFETCHED) == before
+    # An unknown dataset: nothing prefetched, nothing raised here (the run
+    # says what is wrong).
+    train_command.before_tensorflow(["--dataset", "cifar"])
+    assert set(pipeline._PREFETCHED) == before

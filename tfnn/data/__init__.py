@@ -38,6 +38,7 @@ from tfnn.data.sources import (
     NUM_CLASSES,
     OFFICIAL_FILES,
     SPLITS,
+    TFDS_VERSIONS,
     CorruptDataError,
     MissingDataError,
     check_dataset,
@@ -48,6 +49,7 @@ from tfnn.data.sources import (
     read_official,
     resolve_data_dir,
     resolve_manual_dir,
+    tfds_data_dir,
 )
 
 __all__ = [
@@ -58,6 +60,7 @@ __all__ = [
     "OFFICIAL_FILES",
     "PREPROCESSING",
     "SPLITS",
+    "TFDS_VERSIONS",
     "CorruptDataError",
     "MissingDataError",
     "Preprocessor",
@@ -76,4 +79,5 @@ __all__ = [
     "resolve_data_dir",
     "resolve_manual_dir",
     "split_arrays",
+    "tfds_data_dir",
 ]

@@ -30,8 +30,8 @@ from tfnn.data.sources import (
     check_dataset,
     load_arrays,
     read_decoded,
-    resolve_data_dir,
     resolve_manual_dir,
+    tfds_data_dir,
 )
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -104,14 +104,18 @@ def load(
                         preprocessing, validation_size, seed, train_limit)
 
 
-_PREFETCHED: dict = {}  # load's arguments → Future of its Splits
+_PREFETCHED: dict = {}  # load's arguments → Future of its Splits (one)
 
 
 def _load_key(dataset, preprocessing, validation_size, manual_dir, data_dir,
               seed, train_limit) -> tuple:
-    return (dataset, preprocessing, validation_size,
-            resolve_manual_dir(manual_dir), resolve_data_dir(data_dir),
-            seed, train_limit)
+    """What makes two loads the same: the arguments with their types
+    (5000.0 is not 5000 to ``split_arrays``) and the folders resolved now,
+    on the caller's thread."""
+    return (dataset, preprocessing,
+            *((type(v).__name__, v)
+              for v in (validation_size, seed, train_limit)),
+            resolve_manual_dir(manual_dir), tfds_data_dir(data_dir))
 
 
 def prefetch(
@@ -131,28 +135,40 @@ def prefetch(
     TensorFlow); where they are absent or stale it gives None and ``load``
     reads as always. So a process calls it first, and the data is read and
     standardized on the second core while the first imports TensorFlow
-    (``tfnn speedrun``: 0.3–0.7 s of a cold start). A failure on the thread
-    is not raised there: ``load`` reads again and raises it.
+    (``tfnn speedrun``, ``tfnn train``: 0.5–0.7 s of a cold start). A
+    failure on the thread is not raised there: ``load`` reads again and
+    raises it. One prefetch is kept at a time: a new one replaces a
+    prefetch no ``load`` took.
 
     Returns:
         The ``Future`` of the ``Splits``; its result is None where the
         decoded copies were not there.
     """
+    import zipfile  # noqa: F401  np.load's, imported here, not on the thread
+
     future = concurrent.futures.Future()
+    try:
+        name = check_dataset(dataset)
+        key = _load_key(name, preprocessing, validation_size, manual_dir,
+                        data_dir, seed, train_limit)
+    except ValueError as err:  # load raises it too
+        future.set_exception(err)
+        return future
+    folder = key[-1]
 
     def run():
         try:
-            train, test = (read_decoded(dataset, split, data_dir)
+            train, test = (read_decoded(name, split, folder)
                            for split in ("train", "test"))
             future.set_result(None if train is None or test is None else
-                              split_arrays(train, test, dataset,
+                              split_arrays(train, test, name,
                                            preprocessing, validation_size,
                                            seed, train_limit))
         except BaseException as err:  # load raises it again, in its thread
             future.set_exception(err)
 
-    _PREFETCHED[_load_key(dataset, preprocessing, validation_size,
-                          manual_dir, data_dir, seed, train_limit)] = future
+    _PREFETCHED.clear()
+    _PREFETCHED[key] = future
     threading.Thread(target=run, name="tfnn-prefetch", daemon=True).start()
     return future
 

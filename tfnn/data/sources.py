@@ -63,6 +63,10 @@ OFFICIAL_FILES = (
 )
 SPLITS = ("train", "test")
 NUM_CLASSES = 10
+# The version of each tfds builder: the folder tfds prepares and reads,
+# ``<data_dir>/<name>/<version>/``, where ``read_decoded`` looks without
+# importing tfds (tests/test_data.py checks them against tfds's builders).
+TFDS_VERSIONS = {"mnist": "3.0.1", "fashion_mnist": "3.0.1"}
 
 _SOURCES = {
     "mnist": "MNIST: http://yann.lecun.com/exdb/mnist/ (the files tfds "
@@ -546,11 +550,11 @@ def _decoded_cache(folder, name, split) -> tuple[str, str]:
 def _read_decoded(folder, name, split):
     """``(images, labels)`` from ``folder``'s decoded cache when its stamp
     matches the shards there; None when it is absent, stale or unreadable
-    (or there are no shards)."""
-    cache, stamp = _decoded_cache(folder, name, split)
-    if not stamp:
-        return None
+    (or there are no shards, or they vanish while being looked at)."""
     try:
+        cache, stamp = _decoded_cache(folder, name, split)
+        if not stamp:
+            return None
         with np.load(cache, allow_pickle=False) as saved:
             if str(saved["stamp"]) == stamp:
                 return saved["images"], saved["labels"]
@@ -559,9 +563,9 @@ def _read_decoded(folder, name, split):
     return None
 
 
-def _tfds_data_dir(data_dir=None) -> str:
-    """Where tfds keeps prepared datasets: ``data_dir`` (or
-    ``$TFNN_DATA_DIR``), else ``$TFDS_DATA_DIR``, else
+def tfds_data_dir(data_dir=None) -> str:
+    """Where tfds keeps prepared datasets, as an absolute path:
+    ``data_dir`` (or ``$TFNN_DATA_DIR``), else ``$TFDS_DATA_DIR``, else
     ``~/tensorflow_datasets`` (the rule of tfds's ``constants.DATA_DIR``)."""
     return (resolve_data_dir(data_dir)
             or _path_or_none(os.environ.get("TFDS_DATA_DIR"))
@@ -575,10 +579,9 @@ def read_decoded(dataset: str = "mnist", split: str = "train",
     and a process can run it on a thread while TensorFlow imports
     (:func:`tfnn.data.prefetch`).
 
-    The prepared dataset is the one version folder of ``dataset`` in
-    tfds's data dir (``<data_dir>/<dataset>/<version>/``, with tfds's
-    ``dataset_info.json``); where there are several, tfds decides which it
-    reads, and this returns None.
+    The prepared dataset is the folder tfds reads,
+    ``<data_dir>/<dataset>/<version>/`` with tfds's ``dataset_info.json``
+    (``TFDS_VERSIONS``; :func:`tfds_data_dir`).
 
     Returns:
         ``(images uint8 (N, 28, 28), labels int64 (N,))``, or None when
@@ -588,11 +591,10 @@ def read_decoded(dataset: str = "mnist", split: str = "train",
     name = check_dataset(dataset)
     if split not in SPLITS:
         raise ValueError(f"Unknown split {split!r}; choose from {list(SPLITS)}")
-    versions = glob.glob(os.path.join(
-        glob.escape(_tfds_data_dir(data_dir)), name, "*", "dataset_info.json"))
-    if len(versions) != 1:
+    folder = os.path.join(tfds_data_dir(data_dir), name, TFDS_VERSIONS[name])
+    if not os.path.isfile(os.path.join(folder, "dataset_info.json")):
         return None
-    arrays = _read_decoded(os.path.dirname(versions[0]), name, split)
+    arrays = _read_decoded(folder, name, split)
     return None if arrays is None else _as_split(*arrays)
 
 

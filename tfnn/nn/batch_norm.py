@@ -55,8 +55,10 @@ class BatchNormalization(keras.layers.BatchNormalization):
         # ``training``: a Python flag (None is inference, as Keras reads
         # it); a symbolic one keeps Keras's code. A frozen layer
         # (``trainable=False``) normalizes with its moving statistics.
+        # The kernel computes in float32: float64 keeps Keras's code.
         flag = training is None or isinstance(training, bool)
         return (flag and rank == 4
+                and inputs.dtype in (tf.float16, tf.bfloat16, tf.float32)
                 and (self.trainable or not training)
                 and self.axis in (-1, rank - 1)
                 and self.center and self.scale and self.epsilon > 1.001e-5
