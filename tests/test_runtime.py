@@ -56,3 +56,58 @@ def test_tfnn_train_picks_the_kernels_from_its_arguments(args, expected,
     setup = ("from tfnn.cli.commands.train import before_tensorflow; "
              "before_tensorflow(sys.argv[1:])")
     assert _probe(setup, args) == [expected, False]
+
+
+KERAS_PROBE = """
+import json, sys
+{before}
+import tfnn.training.run  # imports Keras (and TensorFlow)
+import keras
+from keras.src.visualization import plot_bounding_box_gallery as b
+from keras.src.visualization import plot_image_gallery as g
+from tfnn import runtime
+report = {{"loaded": "matplotlib" in sys.modules,
+          "plt": type(g.plt).__name__, "patches": type(b.patches).__name__,
+          "loader": type(keras.__loader__).__name__,
+          "finders": sum(isinstance(f, runtime._KerasFinder)
+                         for f in sys.meta_path)}}
+import numpy as np
+keras.visualization.plot_image_gallery(np.zeros((2, 4, 4, 3)),
+                                       path=sys.argv[1])
+report["after"] = "matplotlib.pyplot" in sys.modules
+report["patch"] = b.patches.Patch.__module__
+print(json.dumps(report))
+"""
+
+
+@pytest.mark.parametrize("before, loaded, plt", [
+    ("", False, "DeferredModule"),
+    # matplotlib already imported: Keras pays nothing for it, nothing done.
+    ("import matplotlib.pyplot", True, "module"),
+])
+def test_keras_imports_without_matplotlib(before, loaded, plt, tmp_path):
+    png = tmp_path / "gallery.png"
+    out = subprocess.run(
+        [sys.executable, "-c", KERAS_PROBE.format(before=before), str(png)],
+        check=True, capture_output=True, text=True).stdout
+    report = json.loads(out.strip().splitlines()[-1])
+    assert report == {"loaded": loaded, "plt": plt, "patches": plt,
+                      "loader": "SourceFileLoader", "finders": 0,
+                      "after": True, "patch": "matplotlib.patches"}
+    # Keras's helper still draws, through the deferred pyplot.
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_defer_matplotlib_is_a_no_op_once_keras_is_imported():
+    import keras  # noqa: F401
+
+    before = list(sys.meta_path)
+    assert runtime.defer_matplotlib_in_keras() is False
+    assert sys.meta_path == before
+
+
+def test_deferred_module_imports_on_first_use():
+    deferred = runtime.DeferredModule("json")
+    assert deferred.dumps([1]) == "[1]" and "json" in repr(deferred)
+    with pytest.raises(ModuleNotFoundError):
+        assert runtime.DeferredModule("no_such_module_here").anything

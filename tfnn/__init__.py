@@ -14,6 +14,12 @@ import os as _os
 # user asked for them.
 _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+# Keras imports matplotlib for two plotting helpers tfnn never calls: held
+# back until first used (0.45 s of every process; see tfnn.runtime).
+from tfnn.runtime import defer_matplotlib_in_keras as _defer  # noqa: E402
+
+_defer()
+
 __version__ = "0.1.0"
 
 # The house, bottom to top (each layer imports only from the layers before
