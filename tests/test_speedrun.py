@@ -4,6 +4,7 @@ beyond the invariant that a process's wall time contains the run in it."""
 
 from __future__ import annotations
 
+import importlib
 import json
 import subprocess
 import sys
@@ -162,16 +163,30 @@ def test_one_cycle_in_python_is_the_schedules_formula():
 
 
 @pytest.mark.slow
-def test_benchmark_rows_race_tfnn_and_torch(mnist_builder):
+def test_benchmark_rows_race_tfnn_and_torch(mnist_builder, monkeypatch):
     """The benchmark's speedrun rows: tfnn's race and (PyTorch installed)
-    the torch twin's, in fresh processes, and their ratio; formatted."""
+    the torch twin's, in fresh processes, their seeds alternating
+    (``race_side_by_side``; a spy on the real processes records the
+    order), and their ratio; formatted."""
     from tfnn.studies.benchmark.speedrun_rows import (
         format_speedrun_rows,
         speedrun_rows,
     )
+    races_module = importlib.import_module("tfnn.studies.speedrun.races")
 
-    rows = speedrun_rows(seeds=1, archs=("mlp",), train_limit=600, epochs=1)
+    started = []
+    real = races_module.in_subprocess
+
+    def spy(module, function, env, **kwargs):
+        started.append((function, kwargs["seed"]))
+        return real(module, function, env, **kwargs)
+
+    monkeypatch.setattr(races_module, "in_subprocess", spy)
+    rows = speedrun_rows(seeds=2, archs=("mlp",), train_limit=600, epochs=1)
     row = rows["mlp"]
+    by = ["run_seed", "torch_seed"] if "torch" in row else ["run_seed"]
+    assert started == [(f, seed) for seed in (0, 1) for f in by]
+    assert [r["seed"] for r in row["tfnn"]["runs"]] == [0, 1]
     assert row["tfnn"]["runs"][0]["test_accuracy"] > 0.3
     if "torch" in row:  # the benchmark's optional PyTorch
         assert row["torch"]["by"] == "torch_seed"
@@ -179,4 +194,4 @@ def test_benchmark_rows_race_tfnn_and_torch(mnist_builder):
         assert row["torch_over_tfnn"] == pytest.approx(
             row["torch"]["median_seconds"] / row["tfnn"]["median_seconds"])
     text = "\n".join(format_speedrun_rows(rows))
-    assert "| mlp to 98.0% | tfnn | 1 |" in text
+    assert "| mlp to 98.0% | tfnn | 2 |" in text

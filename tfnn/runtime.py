@@ -111,7 +111,7 @@ class _KerasFinder(importlib.abc.MetaPathFinder):
     def find_spec(self, fullname, path=None, target=None):
         if fullname != "keras":
             return None
-        remove_keras_finder()
+        _remove_keras_finder()
         if "matplotlib" in sys.modules:  # already paid for: nothing to gain
             return None
         for finder in sys.meta_path:
@@ -127,7 +127,7 @@ class _KerasFinder(importlib.abc.MetaPathFinder):
         return spec
 
 
-def remove_keras_finder() -> None:
+def _remove_keras_finder() -> None:
     """Take :func:`defer_matplotlib_in_keras`'s finder out of
     ``sys.meta_path`` (if it is there)."""
     sys.meta_path[:] = [f for f in sys.meta_path

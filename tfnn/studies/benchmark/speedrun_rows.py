@@ -1,8 +1,8 @@
 """The speedrun's rows of the benchmark: ``tfnn speedrun``'s race beside
 the same recipe in PyTorch, both per seed in fresh processes (their
-times count everything a user waits for), and, opt-in (minutes),
-keras.io's convnet recipe trained with ``fit`` to the same target
-(:mod:`tfnn.studies.speedrun.baselines`)."""
+times count everything a user waits for; their seeds alternate), and,
+opt-in (minutes), keras.io's convnet recipe trained with ``fit`` to the
+same target (:mod:`tfnn.studies.speedrun.baselines`)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import importlib.util
 import logging
 
 from tfnn.studies.processes import in_subprocess
-from tfnn.studies.speedrun import MODULE, race
+from tfnn.studies.speedrun import MODULE, race_side_by_side
 
 logger = logging.getLogger(__name__)
 
@@ -27,11 +27,14 @@ def speedrun_rows(seeds=3, archs=("cnn", "mlp"), keras_io=False,
         logger.warning("PyTorch is not installed: the speedrun's torch rows "
                        "are left out (pip install torch==2.13.0)")
     out = {}
+    functions = ("run_seed", "torch_seed") if has_torch else ("run_seed",)
     for arch in archs:
-        row = {"tfnn": race(arch, seeds=seeds, **race_kwargs)}
+        # tfnn's and PyTorch's seeds alternate: each pair, the same load.
+        both = race_side_by_side(arch, functions, seeds=seeds,
+                                 **race_kwargs)
+        row = {"tfnn": both["run_seed"]}
         if has_torch:
-            row["torch"] = race(arch, seeds=seeds, function="torch_seed",
-                                **race_kwargs)
+            row["torch"] = both["torch_seed"]
             row["torch_over_tfnn"] = (row["torch"]["median_seconds"]
                                       / row["tfnn"]["median_seconds"])
         out[arch] = row

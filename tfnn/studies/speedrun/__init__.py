@@ -3,10 +3,16 @@ fast as this CPU allows (``tfnn speedrun``).
 
 Modules: ``recipes`` (what is trained, chosen on the validation split) and
 ``races`` (each seed in a fresh process, timed from its start to its exit;
-the per-seed table and the median).
+several trainers' seeds alternating; the per-seed table and the median).
 """
 
-from tfnn.studies.speedrun.races import MODULE, format_table, race, run_seed
+from tfnn.studies.speedrun.races import (
+    MODULE,
+    format_table,
+    race,
+    race_side_by_side,
+    run_seed,
+)
 from tfnn.studies.speedrun.recipes import (
     ARCHS,
     RECIPES,
@@ -16,4 +22,4 @@ from tfnn.studies.speedrun.recipes import (
 )
 
 __all__ = ["ARCHS", "MODULE", "RECIPES", "check_arch", "configs",
-           "format_table", "race", "recipe", "run_seed"]
+           "format_table", "race", "race_side_by_side", "recipe", "run_seed"]

@@ -99,29 +99,46 @@ def race(arch="cnn", seeds=5, target=None, first_seed=0, function="run_seed",
             ``data_dir``).
 
     Returns:
-        ``{"arch", "target", "recipe", "runs": [run_seed's dict +
+        ``{"arch", "target", "recipe", "by", "runs": [run_seed's dict +
         "seconds" (the process's wall time) and "reached"],
         "median_seconds", "all_reached"}``.
+    """
+    return race_side_by_side(arch, (function,), seeds, target, first_seed,
+                 **kwargs)[function]
+
+
+def race_side_by_side(arch="cnn", functions=("run_seed", "torch_seed"),
+                      seeds=5, target=None, first_seed=0, **kwargs) -> dict:
+    """:func:`race` for each of ``functions``, their seeds alternating
+    (seed 0 by each, then seed 1 by each …), so that every pair of
+    processes sees the same load on the machine and their ratio compares
+    like with like.
+
+    Returns:
+        ``{function: race's dict}``.
     """
     check_arch(arch)
     target = recipe(arch)["target"] if target is None else float(target)
     # ``tfnn train`` turns oneDNN on for convnets before TensorFlow loads.
     env = ({ONEDNN: os.environ.get(ONEDNN, "1")} if onednn_wanted(arch)
            else {})
-    runs = []
+    runs = {function: [] for function in functions}
     for seed in range(first_seed, first_seed + int(seeds)):
-        r = in_subprocess(MODULE, function, env, arch=arch, seed=seed,
-                          **kwargs)
-        r["seconds"] = r.pop("process_seconds")
-        r["reached"] = r["test_accuracy"] >= target
-        logger.info("seed %d: %.1f s, test accuracy %.4f%s", seed,
-                    r["seconds"], r["test_accuracy"],
-                    "" if r["reached"] else f" (below {target:.3f})")
-        runs.append(r)
-    return {"arch": arch, "target": target, "recipe": recipe(arch),
-            "by": function, "runs": runs,
-            "median_seconds": statistics.median(r["seconds"] for r in runs),
-            "all_reached": all(r["reached"] for r in runs)}
+        for function in functions:
+            r = in_subprocess(MODULE, function, env, arch=arch, seed=seed,
+                              **kwargs)
+            r["seconds"] = r.pop("process_seconds")
+            r["reached"] = r["test_accuracy"] >= target
+            logger.info("%s seed %d: %.1f s, test accuracy %.4f%s",
+                        function, seed, r["seconds"], r["test_accuracy"],
+                        "" if r["reached"] else f" (below {target:.3f})")
+            runs[function].append(r)
+    return {function: {
+        "arch": arch, "target": target, "recipe": recipe(arch),
+        "by": function, "runs": rs,
+        "median_seconds": statistics.median(r["seconds"] for r in rs),
+        "all_reached": all(r["reached"] for r in rs)}
+        for function, rs in runs.items()}
 
 
 def format_table(result: dict) -> str:
