@@ -1,10 +1,14 @@
 """tfnn.runtime: oneDNN for convnets, chosen before TensorFlow is imported
 (checked in fresh processes: this one imported TensorFlow long ago)."""
 
+import copy
+import importlib.machinery
 import json
 import os
+import pickle
 import subprocess
 import sys
+import types
 
 import pytest
 
@@ -82,6 +86,8 @@ print(json.dumps(report))
 
 @pytest.mark.parametrize("before, loaded, plt", [
     ("", False, "DeferredModule"),
+    # TensorFlow first: its import looks keras up without importing it.
+    ("import tfnn, tensorflow", False, "DeferredModule"),
     # matplotlib already imported: Keras pays nothing for it, nothing done.
     ("import matplotlib.pyplot", True, "module"),
 ])
@@ -111,3 +117,33 @@ def test_deferred_module_imports_on_first_use():
     assert deferred.dumps([1]) == "[1]" and "json" in repr(deferred)
     with pytest.raises(ModuleNotFoundError):
         assert runtime.DeferredModule("no_such_module_here").anything
+    # Copies and pickles don't mistake their probes for the module's names.
+    assert copy.deepcopy(deferred).dumps([2]) == "[2]"
+    assert pickle.loads(pickle.dumps(deferred)).dumps([3]) == "[3]"
+
+
+def test_a_failed_keras_import_still_leaves_working_helpers(monkeypatch):
+    """If keras's own import raises (a broken install, Ctrl-C), matplotlib
+    is no longer held back and the helpers loaded so far get their deferred
+    module, so a retried import finds them working."""
+    helper = types.ModuleType("fake_gallery")
+    helper.plt = None
+    monkeypatch.setitem(sys.modules, "fake_gallery", helper)
+    monkeypatch.setattr(runtime, "KERAS_MATPLOTLIB",
+                        (("fake_gallery", "plt", "json"),))
+    monkeypatch.delitem(sys.modules, "matplotlib", raising=False)
+
+    class Broken:
+        def exec_module(self, module):
+            assert sys.modules["matplotlib"] is None  # held back meanwhile
+            raise KeyboardInterrupt
+
+    broken = Broken()
+    wrapped = runtime._MatplotlibHeldBack(broken)
+    module = types.ModuleType("fake_keras")
+    module.__spec__ = importlib.machinery.ModuleSpec("fake_keras", wrapped)
+    with pytest.raises(KeyboardInterrupt):
+        wrapped.exec_module(module)
+    assert "matplotlib" not in sys.modules
+    assert module.__loader__ is broken and module.__spec__.loader is broken
+    assert helper.plt.dumps([1]) == "[1]"

@@ -152,6 +152,11 @@ def test_torch_twin_takes_the_recipes_batches(mnist_builder, arch):
     assert r["test_accuracy"] > 0.3 and r["epochs"] == 1
 
 
+def test_race_side_by_side_takes_each_function_once():
+    with pytest.raises(ValueError, match="each function once"):
+        speedrun.race_side_by_side("mlp", ("run_seed", "run_seed"))
+
+
 def test_one_cycle_in_python_is_the_schedules_formula():
     from tfnn.nn import schedules
     from tfnn.studies.speedrun.baselines import one_cycle

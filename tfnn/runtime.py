@@ -70,6 +70,11 @@ class DeferredModule:
         self._name = name
 
     def __getattr__(self, attr):
+        # Only the module's own names: copy, pickle and the like probe
+        # dunders (and ``_name`` itself, before __init__ ran).
+        if attr == "_name" or (attr.startswith("__") and
+                               attr.endswith("__")):
+            raise AttributeError(attr)
         return getattr(importlib.import_module(self._name), attr)
 
     def __repr__(self):
@@ -79,7 +84,8 @@ class DeferredModule:
 class _MatplotlibHeldBack(importlib.abc.Loader):
     """Runs keras's own loader with ``matplotlib`` held back, then puts
     the real loader back on the module and :class:`DeferredModule` objects
-    in the plotting helpers' globals."""
+    in the plotting helpers' globals (also when the import failed: a
+    retry finds the helpers already loaded)."""
 
     def __init__(self, loader):
         self.loader = loader
@@ -88,33 +94,42 @@ class _MatplotlibHeldBack(importlib.abc.Loader):
         return self.loader.create_module(spec)
 
     def exec_module(self, module):
+        _remove_keras_finder()  # keras is being imported: once is enough
         # ``None`` in sys.modules makes ``import matplotlib…`` raise
         # ImportError at once: Keras's helpers catch it and set None.
-        sys.modules["matplotlib"] = None
+        held = "matplotlib" not in sys.modules
+        if held:
+            sys.modules["matplotlib"] = None
         try:
             self.loader.exec_module(module)
         finally:
-            if sys.modules.get("matplotlib", 0) is None:
+            if held and sys.modules.get("matplotlib", 0) is None:
                 del sys.modules["matplotlib"]
             module.__loader__ = module.__spec__.loader = self.loader
-        for where, name, target in KERAS_MATPLOTLIB:
-            helper = sys.modules.get(where)
-            if helper is not None and getattr(helper, name, 0) is None:
-                setattr(helper, name, DeferredModule(target))
+            for where, name, target in KERAS_MATPLOTLIB:
+                helper = sys.modules.get(where)
+                if helper is not None and getattr(helper, name, 0) is None:
+                    setattr(helper, name, DeferredModule(target))
 
 
 class _KerasFinder(importlib.abc.MetaPathFinder):
-    """Finds ``keras`` the first time it is imported (once, then leaves
-    ``sys.meta_path``) and hands its import to :class:`_MatplotlibHeldBack`.
+    """Finds ``keras`` with its own loader wrapped in
+    :class:`_MatplotlibHeldBack`, until keras is imported.
+
+    Every lookup gets the wrapped spec, not only the first: TensorFlow's
+    import looks keras up (``importlib.util.find_spec``) without importing
+    it, and the import that follows must still be caught.
     """
 
     def find_spec(self, fullname, path=None, target=None):
         if fullname != "keras":
             return None
-        _remove_keras_finder()
         if "matplotlib" in sys.modules:  # already paid for: nothing to gain
+            _remove_keras_finder()
             return None
         for finder in sys.meta_path:
+            if finder is self:
+                continue
             find = getattr(finder, "find_spec", None)
             spec = find(fullname, path, target) if find else None
             if spec is not None:
@@ -129,31 +144,34 @@ class _KerasFinder(importlib.abc.MetaPathFinder):
 
 def _remove_keras_finder() -> None:
     """Take :func:`defer_matplotlib_in_keras`'s finder out of
-    ``sys.meta_path`` (if it is there)."""
-    sys.meta_path[:] = [f for f in sys.meta_path
-                        if not isinstance(f, _KerasFinder)]
+    ``sys.meta_path`` (if it is there). A new list, not the old one
+    changed in place: an import walking the old list skips no finder."""
+    if any(isinstance(f, _KerasFinder) for f in sys.meta_path):
+        sys.meta_path = [f for f in sys.meta_path
+                         if not isinstance(f, _KerasFinder)]
 
 
 def defer_matplotlib_in_keras() -> bool:
-    """Let Keras import without ``matplotlib``: −0.45 s on every process.
+    """Let Keras import without ``matplotlib``: −0.4 s on every process.
 
     ``import keras`` (3.15) imports ``matplotlib.pyplot`` and
     ``matplotlib.patches`` for two plotting helpers
     (``keras.visualization.plot_image_gallery`` and
-    ``plot_bounding_box_gallery``) that tfnn never calls; that is a fifth
-    of TensorFlow and Keras's whole import here (``import tensorflow,
-    keras``, five fresh processes each, alternating: 2.30–2.34 s plain,
-    1.81–2.06 s without matplotlib). This puts a one-shot finder on
-    ``sys.meta_path``: the first ``import keras`` (whoever makes it) runs
-    with ``matplotlib`` held back, so the helpers take their "no
-    matplotlib" branch, and then their ``plt``/``patches`` globals become
-    :class:`DeferredModule` objects, so they still work (importing
-    matplotlib then). tfnn's own figures import pyplot where they draw.
+    ``plot_bounding_box_gallery``) that tfnn never calls: 0.4–0.45 s of
+    TensorFlow and Keras's 2.3 s import here (docs/performance.md, "Fifth
+    pass"). This puts a finder on ``sys.meta_path`` that stays until
+    keras is imported: that import (whoever makes it, before or after
+    TensorFlow's) runs with ``matplotlib`` held back, so the helpers take
+    their "no matplotlib" branch, and then their ``plt``/``patches``
+    globals become :class:`DeferredModule` objects, so they still work
+    (importing matplotlib then). tfnn's own figures import pyplot where
+    they draw.
 
     Nothing is done once Keras is imported, or when ``matplotlib`` already
     is (then it costs Keras nothing). While Keras imports, another thread's
-    ``import matplotlib`` would fail; tfnn's only such thread
-    (``tfnn.data.prefetch``) uses NumPy alone. ``import tfnn`` calls this.
+    ``import matplotlib`` would fail; tfnn's only such thread (the one
+    ``tfnn.data.pipeline.prefetch`` starts) uses NumPy alone. ``import
+    tfnn`` calls this.
 
     Returns:
         Whether the finder is in place (False: Keras already imported).

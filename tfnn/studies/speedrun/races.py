@@ -103,21 +103,26 @@ def race(arch="cnn", seeds=5, target=None, first_seed=0, function="run_seed",
         "seconds" (the process's wall time) and "reached"],
         "median_seconds", "all_reached"}``.
     """
-    return race_side_by_side(arch, (function,), seeds, target, first_seed,
-                 **kwargs)[function]
+    return race_side_by_side(arch, (function,), seeds, target,
+                             first_seed, **kwargs)[function]
 
 
-def race_side_by_side(arch="cnn", functions=("run_seed", "torch_seed"),
-                      seeds=5, target=None, first_seed=0, **kwargs) -> dict:
-    """:func:`race` for each of ``functions``, their seeds alternating
-    (seed 0 by each, then seed 1 by each …), so that every pair of
-    processes sees the same load on the machine and their ratio compares
-    like with like.
+def race_side_by_side(arch="cnn", functions=("run_seed",), seeds=5,
+                      target=None, first_seed=0, **kwargs) -> dict:
+    """:func:`race` for each of ``functions`` (e.g. ``("run_seed",
+    "torch_seed")``), their seeds alternating (seed 0 by each, then seed 1
+    by each …), so that every pair of processes sees the same load on the
+    machine and their ratio compares like with like.
 
     Returns:
         ``{function: race's dict}``.
+
+    Raises:
+        ValueError: a function named twice.
     """
     check_arch(arch)
+    if len(set(functions)) != len(functions):
+        raise ValueError(f"each function once, not {list(functions)}")
     target = recipe(arch)["target"] if target is None else float(target)
     # ``tfnn train`` turns oneDNN on for convnets before TensorFlow loads.
     env = ({ONEDNN: os.environ.get(ONEDNN, "1")} if onednn_wanted(arch)
