@@ -19,8 +19,8 @@ ROOT = Path(__file__).resolve().parents[1] / "tfnn"
 
 # Bottom to top; a module may import from its own layer and those before it.
 LAYERS = [
-    ("tfnn", "tfnn.batching", "tfnn.config", "tfnn.provenance",
-     "tfnn.registry",
+    ("tfnn", "tfnn.atomic_json", "tfnn.batching", "tfnn.config",
+     "tfnn.config_files", "tfnn.provenance", "tfnn.registry",
      "tfnn.runtime"),
     ("tfnn.nn",),
     ("tfnn.data",),

@@ -1,7 +1,7 @@
 """Config files and training flags are checked before anything trains.
 
 ``tfnn train --config FILE`` reads a JSON/YAML file of ``model`` and
-``train`` sections; :func:`tfnn.config.check_fields` checks every key and
+``train`` sections; :func:`tfnn.config_files.check_fields` checks every key and
 value against the ModelConfig / TrainConfig type hints, and TrainConfig
 checks ``optimizer_kwargs`` / ``schedule_kwargs`` against the factories'
 signatures. Every bad input is exit 2 and one line on stderr, ``tfnn
@@ -22,7 +22,8 @@ import typing
 import pytest
 
 from tfnn.cli import main
-from tfnn.config import ModelConfig, check_fields, load_config_file
+from tfnn.config import ModelConfig
+from tfnn.config_files import check_fields, load_config_file
 from tfnn.nn import optimizers, schedules
 from tfnn.training import TrainConfig
 

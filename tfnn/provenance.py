@@ -1,10 +1,10 @@
-"""Where a result came from, and writing it down safely.
+"""Where a result came from.
 
 The command that ran (as a user would type it again), the versions of the
-libraries that ran it, SHA-256 checksums of the files it read, and JSON
-written atomically (a temporary file, then a rename: a reader never sees half
-a file). Run summaries, export metadata, benchmark reports and the
-assignment's report all record themselves through these helpers.
+libraries that ran it and SHA-256 checksums of the files it read. Run
+summaries, export metadata, benchmark reports and the assignment's report
+all record themselves through these helpers (and write themselves with
+:func:`tfnn.atomic_json.write_json`).
 
 This module is the bottom of the house: it imports nothing from tfnn and
 nothing heavy at import time.
@@ -13,13 +13,11 @@ nothing heavy at import time.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import platform
 import shlex
 import sys
 from collections.abc import Sequence
-from typing import Any
 
 
 def command_line(argv: Sequence[str] | None = None) -> str:
@@ -92,32 +90,3 @@ def sha256(path: str, opener=open) -> str:
         for block in iter(lambda: fh.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
-
-
-def to_jsonable(value: Any) -> Any:
-    """NumPy arrays and scalars → lists and numbers, recursively."""
-    import numpy as np
-
-    if isinstance(value, dict):
-        return {str(k): to_jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [to_jsonable(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
-
-
-def write_json(path: str, obj: Any, indent: int = 2) -> None:
-    """Write ``obj`` as JSON atomically (temporary file + ``os.replace``).
-
-    NumPy values are converted (``to_jsonable``); keys are sorted so that
-    reruns diff cleanly.
-    """
-    tmp = os.path.join(os.path.dirname(path) or ".",
-                       f".{os.path.basename(path)}.tmp")
-    with open(tmp, "w") as fh:
-        json.dump(to_jsonable(obj), fh, indent=indent, sort_keys=True)
-        fh.write("\n")
-    os.replace(tmp, path)

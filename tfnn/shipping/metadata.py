@@ -34,8 +34,9 @@ from typing import Any
 import keras
 import numpy as np
 
+from tfnn.atomic_json import write_json
 from tfnn.data import OFFICIAL_FILES, check_official_file, resolve_manual_dir
-from tfnn.provenance import command_line, versions, write_json
+from tfnn.provenance import command_line, versions
 from tfnn.shipping.versions import METADATA_FILE
 
 INPUT_NAME = "images"

@@ -20,7 +20,7 @@ import sys
 import tempfile
 import time
 
-from tfnn.provenance import write_json
+from tfnn.atomic_json import write_json
 
 
 def in_subprocess(module, function, env=None, **kwargs):
@@ -59,7 +59,7 @@ def in_subprocess(module, function, env=None, **kwargs):
 def worker_main(functions: dict, prog: str, doc: str, argv=None) -> int:
     """``prog FUNCTION KWARGS_JSON OUT_JSON``: calls ``functions[FUNCTION]``
     with the JSON keyword arguments and writes its result to ``OUT_JSON``
-    (:func:`tfnn.provenance.write_json`); log lines go to stderr.
+    (:func:`tfnn.atomic_json.write_json`); log lines go to stderr.
 
     Returns:
         The exit status: 0, or 2 for an unknown function.

@@ -25,7 +25,7 @@ import time
 import keras
 import tensorflow as tf
 
-from tfnn.provenance import write_json
+from tfnn.atomic_json import write_json
 from tfnn.training.history import EPOCH_FIELDS, History
 from tfnn.training.steps import compute_loss, current_learning_rate
 

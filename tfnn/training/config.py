@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tfnn import data as tfnn_data
-from tfnn.config import dataclass_from_dict
+from tfnn.config_files import dataclass_from_dict
 from tfnn.nn import optimizers as tfnn_optimizers
 from tfnn.nn import schedules as tfnn_schedules
 from tfnn.training.callbacks import LOSS_GUARDS

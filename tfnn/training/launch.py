@@ -39,7 +39,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from tfnn.provenance import write_json
+from tfnn.atomic_json import write_json
 from tfnn.training import cluster as tfnn_cluster
 
 logger = logging.getLogger(__name__)

@@ -31,12 +31,13 @@ from typing import Any
 import keras
 
 from tfnn import data as tfnn_data
+from tfnn.atomic_json import write_json
 from tfnn.config import ModelConfig
 from tfnn.models import build_model, save_model
 from tfnn.nn import optimizers as tfnn_optimizers
 from tfnn.nn import rbm
 from tfnn.nn import schedules as tfnn_schedules
-from tfnn.provenance import command_line, write_json
+from tfnn.provenance import command_line
 from tfnn.training import cluster as tfnn_cluster
 from tfnn.training.callbacks import (
     HISTORY_FILE,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 
-from tfnn.provenance import write_json
+from tfnn.atomic_json import write_json
 
 logger = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ bad input.
 
 from __future__ import annotations
 
-from tfnn.provenance import write_json
+from tfnn.atomic_json import write_json
 
 
 def add_arguments(parser):

@@ -18,8 +18,8 @@ from tfnn.config import (
     DOWNSAMPLING,
     OUTPUTS,
     ModelConfig,
-    load_config_file,
 )
+from tfnn.config_files import load_config_file
 from tfnn.runtime import prefer_kernels_for
 
 logger = logging.getLogger(__name__)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 
-from tfnn.provenance import write_json
+from tfnn.atomic_json import write_json
 from tfnn.studies.assignment.plots import (
     plot_confusion,
     plot_misclassified,

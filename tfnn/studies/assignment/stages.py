@@ -15,9 +15,9 @@ import json
 import logging
 import os
 
+from tfnn.atomic_json import write_json
 from tfnn.config import ModelConfig
 from tfnn.models import load_model, save_model
-from tfnn.provenance import write_json
 from tfnn.studies import common
 from tfnn.training import TrainConfig
 

@@ -8,7 +8,8 @@ import os
 import platform
 import time
 
-from tfnn.provenance import versions, write_json
+from tfnn.atomic_json import write_json
+from tfnn.provenance import versions
 from tfnn.runtime import ONEDNN, onednn_wanted
 from tfnn.studies.benchmark.ceiling import matmul_peak, mlp_matmul_ceiling
 from tfnn.studies.benchmark.grpc_load import grpc_serving_speed

@@ -23,7 +23,7 @@ import importlib
 import os
 from typing import Any
 
-from tfnn.provenance import write_json
+from tfnn.atomic_json import write_json
 
 # name -> FEATURES §7 number. Order is the gallery's order.
 EXPERIMENTS = {
