@@ -11,7 +11,7 @@ from tfnn.config import ModelConfig
 from tfnn.models import build_cnn, build_mlp, build_model
 from tfnn.nn import activations, initializers, optimizers
 from tfnn.training import Trainer
-from tfnn.training.run import RECOMMENDED_MODEL
+from tfnn.training.whole_run import RECOMMENDED_MODEL
 
 X = np.random.default_rng(0).normal(size=(6, 28, 28)).astype("float32")
 Y = np.arange(6) % 10

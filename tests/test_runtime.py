@@ -65,7 +65,7 @@ def test_tfnn_train_picks_the_kernels_from_its_arguments(args, expected,
 KERAS_PROBE = """
 import json, sys
 {before}
-import tfnn.training.run  # imports Keras (and TensorFlow)
+import tfnn.training.whole_run  # imports Keras (and TensorFlow)
 import keras
 from keras.src.visualization import plot_bounding_box_gallery as b
 from keras.src.visualization import plot_image_gallery as g

@@ -16,7 +16,7 @@ from tfnn.config import ModelConfig
 from tfnn.models import build_model
 from tfnn.studies import speedrun
 from tfnn.training import TrainConfig
-from tfnn.training.choice import choose_loop
+from tfnn.training.loop_choice import choose_loop
 
 
 @pytest.mark.parametrize("arch", speedrun.ARCHS)

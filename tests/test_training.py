@@ -14,7 +14,7 @@ from tfnn.config import ModelConfig
 from tfnn.models import build_mlp, build_model
 from tfnn.nn import schedules
 from tfnn.training import TrainConfig, Trainer, TrainingDiverged
-from tfnn.training import run as runner
+from tfnn.training import whole_run as runner
 
 
 @pytest.fixture(scope="module")

@@ -28,7 +28,7 @@ from tfnn.training import (
     Trainer,
     TrainingDiverged,
 )
-from tfnn.training import run as runner
+from tfnn.training import whole_run as runner
 
 
 @pytest.fixture(scope="module")

@@ -136,9 +136,9 @@ def _rbm(seed=None, **pretraining):
     """W pre-trained layer by layer as RBMs, then fine-tuned by backprop (002).
 
     The draw here is only the RBMs' starting point, 0.01·N(0, 1):
-    :func:`tfnn.training.run.train` then pre-trains the hidden layers greedily
-    with contrastive divergence (:func:`tfnn.nn.rbm.pretrain_model`, on
-    ``minmax`` inputs in [0, 1]) and copies the RBMs' weights in before
+    :func:`tfnn.training.whole_run.train` then pre-trains the hidden layers
+    greedily with contrastive divergence (:func:`tfnn.nn.rbm.pretrain_model`,
+    on ``minmax`` inputs in [0, 1]) and copies the RBMs' weights in before
     fine-tuning. ``pretraining`` (``epochs``, ``k``, ``learning_rate``,
     ``batch_size``) is read by the runner, not by this initializer.
     """

@@ -10,7 +10,7 @@ import numpy as np
 from tfnn import data
 from tfnn.config import ModelConfig
 from tfnn.training import History, TrainConfig
-from tfnn.training.run import train as run_train
+from tfnn.training.whole_run import train as run_train
 
 
 @functools.lru_cache(maxsize=4)
@@ -34,10 +34,11 @@ def subset(splits, n_train=None, n_test=None, n_val=None):
 
 
 def train(model_config: ModelConfig, train_config: TrainConfig, splits):
-    """The one trainer every experiment uses (``tfnn.training.run.train``).
+    """The one trainer every experiment uses
+    (``tfnn.training.whole_run.train``).
 
-    Returns the :class:`~tfnn.training.run.RunResult` (model, history, test
-    accuracy …); nothing is written to disk.
+    Returns the :class:`~tfnn.training.whole_run.RunResult` (model,
+    history, test accuracy …); nothing is written to disk.
     """
     return run_train(model_config, train_config, splits=splits,
                      progress=False)

@@ -9,7 +9,7 @@ message the moment the loss turns NaN/Inf. :func:`choose_loop` decides
 which loop a run takes; :func:`fit_keras` trains the same model with
 Keras's own ``compile``/``fit`` on the same batches, to compare;
 :func:`overfit_check` is note 004's overfit-a-tiny-subset check.
-``run`` trains a whole run into a run folder, ``evaluation`` and
+``whole_run`` trains a whole run into a run folder, ``evaluation`` and
 ``metrics`` read it back. Several processes train one model with
 ``MultiWorkerMirroredStrategy``: ``cluster`` reads ``TF_CONFIG``,
 ``sharding`` gives each replica its slices of the batches,
@@ -31,13 +31,6 @@ from tfnn.training.callbacks import (
     TensorBoardLogger,
     TrainingDiverged,
 )
-from tfnn.training.choice import (
-    FAST_PATH_MIN_STEPS,
-    XLA_MIN_STEPS,
-    LoopChoice,
-    choose_loop,
-    fast_path_jit,
-)
 from tfnn.training.cluster import Cluster, ClusterFailed
 from tfnn.training.config import LOOPS, STRATEGIES, TrainConfig
 from tfnn.training.distribute import (
@@ -52,6 +45,13 @@ from tfnn.training.distribute import (
 from tfnn.training.fast_path import make_epoch_function
 from tfnn.training.history import History
 from tfnn.training.keras_fit import fit_keras
+from tfnn.training.loop_choice import (
+    FAST_PATH_MIN_STEPS,
+    XLA_MIN_STEPS,
+    LoopChoice,
+    choose_loop,
+    fast_path_jit,
+)
 from tfnn.training.sanity import overfit_check
 from tfnn.training.sharding import shard_epoch, sharded_dataset
 from tfnn.training.steps import (

@@ -10,7 +10,7 @@ and no host round trip between steps, which on a small MLP is most of the
 time of a step.
 
 Where XLA helps (dense layers, BatchNorm, dropout:
-:func:`~tfnn.training.choice.fast_path_jit`) the WHOLE epoch is one XLA
+:func:`~tfnn.training.loop_choice.fast_path_jit`) the WHOLE epoch is one XLA
 computation: the loop, the gathers, forward, backward and the optimizer
 update are compiled together, so XLA fuses across the step boundary and
 keeps the loop's state in its own buffers. Two things make that fast:

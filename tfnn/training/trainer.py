@@ -38,10 +38,10 @@ from tfnn.training.callbacks import (
     StopOnNonFinite,
     TensorBoardLogger,
 )
-from tfnn.training.choice import fast_path_jit
 from tfnn.training.distribute import batch_len, epoch_dataset, epoch_order
 from tfnn.training.fast_path import make_epoch_function
 from tfnn.training.history import History
+from tfnn.training.loop_choice import fast_path_jit
 from tfnn.training.sharding import (
     global_batch_sizes,
     is_multiworker,
@@ -73,7 +73,7 @@ class Trainer:
             False.
         fast_jit: XLA-compile the fast path's whole epoch (loop and
             steps). Defaults to ``jit`` or
-            :func:`~tfnn.training.choice.fast_path_jit`.
+            :func:`~tfnn.training.loop_choice.fast_path_jit`.
     """
 
     def __init__(self, model, optimizer, from_logits=True, jit=False,

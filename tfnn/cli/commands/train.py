@@ -128,7 +128,7 @@ def add_arguments(parser):
     from tfnn.nn import activations, initializers, optimizers, schedules
     from tfnn.training import LOOPS, STRATEGIES, TrainConfig
     from tfnn.training.config import LOSS_GUARDS
-    from tfnn.training.run import RECOMMENDED_MODEL, RECOMMENDED_TRAIN
+    from tfnn.training.whole_run import RECOMMENDED_MODEL, RECOMMENDED_TRAIN
 
     parser.add_argument("--config", help="JSON/YAML file with 'model' and "
                         "'train' sections; flags override it")
@@ -160,7 +160,11 @@ def add_arguments(parser):
 def run(args) -> int:
     # TensorFlow loads here, after before_tensorflow() chose the kernels.
     from tfnn.training import ClusterFailed, TrainConfig, TrainingDiverged
-    from tfnn.training.run import RECOMMENDED_MODEL, RECOMMENDED_TRAIN, train
+    from tfnn.training.whole_run import (
+        RECOMMENDED_MODEL,
+        RECOMMENDED_TRAIN,
+        train,
+    )
 
     # recommended defaults < config file < flags; the file is checked
     # against the two dataclasses (sections, keys, types) first.

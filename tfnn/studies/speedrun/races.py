@@ -7,7 +7,7 @@ epoch (with its validation pass), and the final test evaluation. So
 :func:`race` starts ``python -m tfnn.studies.speedrun run_seed …`` once per
 seed (:func:`tfnn.studies.processes.in_subprocess`) and takes the wall time
 of that process; the process itself (:func:`run_seed`) trains the recipe
-with ``tfnn.training.run.train`` (the same run ``tfnn train`` makes, its
+with ``tfnn.training.whole_run.train`` (the same run ``tfnn train`` makes, its
 loop chosen by ``choose_loop``) and reports its phases. A seed reaches the
 target when its test accuracy, measured once at the end, is at least the
 recipe's: the recipe's epochs are fixed (chosen on validation), the test
@@ -54,7 +54,7 @@ def run_seed(arch="cnn", seed=0, train_limit=None, epochs=None,
     prefetch(seed=int(seed), train_limit=train_limit, manual_dir=manual_dir,
              data_dir=data_dir)
     from tfnn.models.ensembles import shifted_accuracy
-    from tfnn.training.run import train
+    from tfnn.training.whole_run import train
 
     t0 = time.perf_counter()
     changes = {k: v for k, v in (("train_limit", train_limit),

@@ -44,7 +44,6 @@ from tfnn.training.callbacks import (
     Checkpoints,
     TensorBoardLogger,
 )
-from tfnn.training.choice import LoopChoice, choose_loop
 from tfnn.training.config import TrainConfig
 from tfnn.training.distribute import (
     collective_errors,
@@ -55,6 +54,7 @@ from tfnn.training.distribute import (
 )
 from tfnn.training.history import History
 from tfnn.training.keras_fit import fit_keras
+from tfnn.training.loop_choice import LoopChoice, choose_loop
 from tfnn.training.sanity import overfit_check
 from tfnn.training.trainer import Trainer
 
