@@ -7,8 +7,10 @@ The run folder (``out_dir``)::
     summary.json      model/train configs, preprocessing, initial loss,
                       overfit check, history, test accuracy, wall time,
                       examples/s, the command line
-    checkpoints/      one checkpoint per epoch; rerunning the same command
-                      resumes from the last one
+    checkpoints/      one checkpoint per epoch and the configuration
+                      (config.json); rerunning the same command resumes
+                      from the last one, another configuration is refused
+                      (:mod:`tfnn.training.resume_check`)
     tensorboard/      TensorBoard logs: ``tensorboard --logdir DIR``
 
 Under ``strategy="multiworker"`` every worker gets the same ``out_dir``:
@@ -55,6 +57,7 @@ from tfnn.training.distribute import (
 from tfnn.training.history import History
 from tfnn.training.keras_fit import fit_keras
 from tfnn.training.loop_choice import LoopChoice, choose_loop
+from tfnn.training.resume_check import check_resume, record_config
 from tfnn.training.sanity import overfit_check
 from tfnn.training.trainer import Trainer
 
@@ -120,9 +123,13 @@ def train(model_config: ModelConfig = ModelConfig(),
 
     Raises:
         tfnn.training.TrainingDiverged: the loss became NaN/Inf.
+        tfnn.training.resume_check.RunFolderMismatch: ``out_dir`` holds
+            checkpoints of another configuration (a ValueError; raised
+            before anything is loaded or restored).
     """
     tc = train_config
     t_start = time.perf_counter()
+    check_resume(out_dir, model_config, tc)
     # First: a multi-worker strategy configures TensorFlow's runtime.
     strategy, cluster = run_strategy(tc, strategy_devices)
     set_seed(tc.seed, tc.deterministic)
@@ -147,6 +154,8 @@ def train(model_config: ModelConfig = ModelConfig(),
                       strategy=strategy, fast=choice.loop == "fast",
                       fast_jit=choice.xla)
     write_to = tfnn_cluster.write_dir(out_dir, cluster)
+    if write_to:  # before the first checkpoint
+        record_config(write_to, model_config, tc)
     try:
         with collective_errors(cluster):
             initial, overfit = babysit(trainer, model_config, tc, splits)
