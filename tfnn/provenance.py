@@ -13,11 +13,14 @@ nothing heavy at import time.
 from __future__ import annotations
 
 import hashlib
+import importlib
 import os
 import platform
 import shlex
 import sys
 from collections.abc import Sequence
+
+from tfnn import __version__
 
 
 def command_line(argv: Sequence[str] | None = None) -> str:
@@ -54,22 +57,10 @@ def versions(extra: Sequence[str] = ()) -> dict[str, str]:
     Returns:
         ``{package: version}``.
     """
-    import importlib
-
-    import keras
-    import numpy as np
-    import tensorflow as tf
-
-    from tfnn import __version__
-
-    found = {
-        "tfnn": __version__,
-        "tensorflow": tf.__version__,
-        "keras": keras.__version__,
-        "numpy": np.__version__,
-        "python": platform.python_version(),
-    }
-    for name in extra:
+    found = {"tfnn": __version__, "python": platform.python_version()}
+    # Imported by name: the base of the house imports nothing heavy at
+    # import time (they are loaded already wherever a run asks).
+    for name in ("tensorflow", "keras", "numpy", *extra):
         try:
             found[name] = importlib.import_module(name).__version__
         except ImportError:

@@ -17,6 +17,7 @@ import re
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 from tfnn.batching import DEFAULT_BATCH, map_batches
 from tfnn.models.tta import MeanOverCopies, ShiftCopies
@@ -98,11 +99,9 @@ def shifted_accuracy(model, x, y, max_shift: int = 1, fill: float = 0.0,
 
     The shifted model runs as one compiled function (``tf.function``), not
     call by call: a graph runs each convolution fused with its BatchNorm
-    and ReLU and needs no eager dispatch, which halves the evaluation
-    (0.97 s against 2.19 s for the speedrun CNN's 5 × 10,000 copies).
+    and ReLU and needs no eager dispatch (docs/performance.md measures
+    it).
     """
-    import tensorflow as tf
-
     tta = ensemble_model([model], name=f"{model.name}_shifted",
                          max_shift=max_shift, fill=fill, pattern=pattern)
     spec = tf.TensorSpec((None, *tta.input_shape[1:]), tf.float32)

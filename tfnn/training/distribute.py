@@ -15,6 +15,14 @@ from tfnn import data as tfnn_data
 from tfnn.training import cluster as tfnn_cluster
 from tfnn.training.config import STRATEGIES
 
+# TensorFlow's coordination service has no public configuration yet
+# (:func:`configure_coordination`); another TensorFlow may lack these.
+try:
+    from tensorflow.compiler.xla.tsl.protobuf import coordination_config_pb2
+    from tensorflow.python.eager import context
+except ImportError:  # pragma: no cover
+    coordination_config_pb2 = context = None
+
 logger = logging.getLogger(__name__)
 
 
@@ -109,12 +117,7 @@ def configure_coordination(cluster, heartbeat_timeout: float,
     heartbeats). TensorFlow has no public switch for this yet: this is
     what the strategy itself calls, with the timeouts given; without the
     internal API the defaults stay (logged)."""
-    try:
-        from tensorflow.compiler.xla.tsl.protobuf import (
-            coordination_config_pb2,
-        )
-        from tensorflow.python.eager import context
-    except ImportError:  # pragma: no cover (another TensorFlow)
+    if coordination_config_pb2 is None:  # pragma: no cover
         logger.warning("multiworker: TensorFlow's coordination service "
                        "cannot be configured here; its default timeouts "
                        "apply")

@@ -82,7 +82,7 @@ def make_epoch_function(step, x_all, y_all, batch_size, jit=False):
         return i, total, correct, losses.stack()  # all ``steps`` slots
 
     # AutoGraph is not needed (the loop is an explicit tf.while_loop) and
-    # its source rewrite of the step costs a cold start ~0.5 s.
+    # its source rewrite of the step would slow every cold start.
     compiled = tf.function(epoch_fn, jit_compile=bool(jit), autograph=False,
                            input_signature=[tf.TensorSpec((None,), tf.int32)])
 

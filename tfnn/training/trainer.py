@@ -106,7 +106,7 @@ class Trainer:
         # signature with a free batch axis: a single trace for every batch
         # (distributed batches are PerReplica values: traced by structure).
         # No AutoGraph: the steps are plain TensorFlow (no Python branch on
-        # a tensor), and its source rewrite cost ~0.5 s of every start.
+        # a tensor), and its source rewrite would slow every start.
         self._train_fn = tf.function(
             self._replicated_step,
             input_signature=None if distributed else [spec, label],

@@ -137,22 +137,9 @@ def train(model_config: ModelConfig = ModelConfig(),
         splits = tfnn_data.load(
             tc.dataset, tc.preprocessing, tc.validation_size, manual_dir,
             data_dir, seed=tc.seed, train_limit=tc.train_limit)
-    x = splits.x_train
-    steps = tfnn_data.num_batches(len(x), tc.batch_size, tc.drop_remainder)
-    with strategy.scope(), dtype_policy(tc.mixed_precision):
-        model = build_model(model_config)
-        optimizer = make_optimizer(tc, steps)
-    if strategy.num_replicas_in_sync > 1:  # BN on the global batch
-        synchronize_batch_norm(model)
-    pretraining = None
-    if model_config.initializer == "rbm":
-        pretraining = rbm_pretrain(model, model_config, splits)
-    choice = choose_loop(model, tc, len(x), strategy.num_replicas_in_sync)
-    logger.info("loop: %s", choice.reason)
-    trainer = Trainer(model, optimizer,
-                      from_logits=model_config.loss_from_logits, jit=tc.jit,
-                      strategy=strategy, fast=choice.loop == "fast",
-                      fast_jit=choice.xla)
+    trainer, choice, pretraining = build_trainer(model_config, tc, splits,
+                                                 strategy)
+    model = trainer.model
     write_to = tfnn_cluster.write_dir(out_dir, cluster)
     if write_to:  # before the first checkpoint
         record_config(write_to, model_config, tc)
@@ -174,8 +161,8 @@ def train(model_config: ModelConfig = ModelConfig(),
                 "initial_loss": initial,
                 "rbm_reconstruction_errors": pretraining,
                 "overfit_check": overfit,
-                **run_numbers(history, test_loss, test_accuracy, len(x),
-                              train_seconds, t_start),
+                **run_numbers(history, test_loss, test_accuracy,
+                              len(splits.x_train), train_seconds, t_start),
                 "parameters": int(model.count_params()),
                 "command": command_line(),
             }
@@ -186,6 +173,32 @@ def train(model_config: ModelConfig = ModelConfig(),
             shutil.rmtree(write_to, ignore_errors=True)
     return RunResult(model, history, test_loss, test_accuracy, summary,
                      splits, pretraining)
+
+
+def build_trainer(model_config: ModelConfig, train_config: TrainConfig,
+                  splits, strategy):
+    """``(trainer, choice, pretraining)``: the :class:`Trainer` of a fresh
+    model (RBM-pretrained when its initializer is ``rbm``) and optimizer
+    in ``strategy``'s scope, the loop it takes (:func:`choose_loop`,
+    logged) and the RBMs' reconstruction errors (None without)."""
+    tc = train_config
+    n = len(splits.x_train)
+    steps = tfnn_data.num_batches(n, tc.batch_size, tc.drop_remainder)
+    with strategy.scope(), dtype_policy(tc.mixed_precision):
+        model = build_model(model_config)
+        optimizer = make_optimizer(tc, steps)
+    if strategy.num_replicas_in_sync > 1:  # BN on the global batch
+        synchronize_batch_norm(model)
+    pretraining = None
+    if model_config.initializer == "rbm":
+        pretraining = rbm_pretrain(model, model_config, splits)
+    choice = choose_loop(model, tc, n, strategy.num_replicas_in_sync)
+    logger.info("loop: %s", choice.reason)
+    trainer = Trainer(model, optimizer,
+                      from_logits=model_config.loss_from_logits, jit=tc.jit,
+                      strategy=strategy, fast=choice.loop == "fast",
+                      fast_jit=choice.xla)
+    return trainer, choice, pretraining
 
 
 def run_strategy(train_config: TrainConfig, devices=None):
