@@ -15,6 +15,7 @@ import pytest
 import tensorflow as tf
 
 from tfnn.nn import optimizers
+from tfnn.nn.optimizers.proximal import L1_L2_ARGS
 
 KEYS = [
     "gd",
@@ -664,6 +665,14 @@ def test_custom_config_round_trips(key):
     )
     assert type(restored) is cls
     assert restored.get_config() == config
+
+
+@pytest.mark.parametrize("key", sorted(CUSTOM))
+def test_shared_arguments_are_documented_once_and_filled_in(key):
+    # the l1/l2 arguments come from the shared base's one text
+    doc = CUSTOM[key].__doc__
+    assert "{{" not in doc and L1_L2_ARGS in doc
+    assert "learning_rate:" in doc and "Reference:" in doc
 
 
 @pytest.mark.parametrize("key", optimizers.names())
