@@ -116,6 +116,19 @@ def test_builds_offline_with_sockets_blocked(
     assert no_network == []
 
 
+def test_clear_cache_makes_load_arrays_read_again(mnist_raw):
+    """``load_arrays`` hands every caller the same arrays until
+    ``clear_cache``; then it reads the split again (equal arrays, new
+    objects), as a new process would."""
+    x, y = data.load_arrays("mnist", "test")
+    assert data.load_arrays("mnist", "test")[0] is x
+    data.clear_cache()
+    x2, y2 = data.load_arrays("mnist", "test")
+    assert x2 is not x and y2 is not y
+    np.testing.assert_array_equal(x2, mnist_raw[1][0])
+    np.testing.assert_array_equal(y2, mnist_raw[1][1])
+    assert data.load_arrays("mnist", "test")[0] is x2
+
 def test_no_network_no_manual_dir_says_what_to_do(
     no_network, tmp_path, monkeypatch
 ):
@@ -539,7 +552,7 @@ def test_decoded_arrays_are_cached_beside_the_shards(mnist_builder,
     cache = folder / "tfnn-decoded-test.npz"
 
     def load():
-        data.sources._load_arrays_cached.cache_clear()  # a new process
+        data.clear_cache()  # a new process
         return data.load_arrays("mnist", "test", data_dir=tmp_path)
 
     x, y = load()
@@ -573,7 +586,7 @@ def test_read_decoded_needs_neither_tfds_nor_tensorflow(mnist_builder,
     imported, and the arrays are the shards' (as ``load_arrays`` gives)."""
     folder = tmp_path / "mnist" / "3.0.1"
     shutil.copytree(mnist_builder.data_dir, folder)
-    data.sources._load_arrays_cached.cache_clear()
+    data.clear_cache()
     data.load_arrays("mnist", "test", data_dir=tmp_path)  # the cache is fresh
     out = tmp_path / "arrays.npz"
     code = (
@@ -612,7 +625,7 @@ def test_read_decoded_gives_none_where_tfds_must_decide(mnist_builder,
     assert data.read_decoded("mnist", "test", data_dir=tmp_path) is None
     folder = tmp_path / "mnist" / data.TFDS_VERSIONS["mnist"]
     shutil.copytree(mnist_builder.data_dir, folder)
-    data.sources._load_arrays_cached.cache_clear()
+    data.clear_cache()
     data.load_arrays("mnist", "test", data_dir=tmp_path)
     x, _ = data.read_decoded("mnist", "test", data_dir=tmp_path)
     assert x.shape == (10000, 28, 28)
@@ -647,7 +660,7 @@ def test_prefetch_gives_load_the_same_splits(mnist_builder, tmp_path,
     it, and one prefetch is kept at a time."""
     folder = tmp_path / "mnist" / "3.0.1"
     shutil.copytree(mnist_builder.data_dir, folder)
-    data.sources._load_arrays_cached.cache_clear()
+    data.clear_cache()
     data.load_arrays("mnist", "train", data_dir=tmp_path)
     data.load_arrays("mnist", "test", data_dir=tmp_path)
     kw = {"data_dir": tmp_path, "seed": 3, "train_limit": 1000}
@@ -692,7 +705,7 @@ def test_tfnn_train_prefetches_the_data_its_arguments_name(
 
     monkeypatch.setattr(train_command, "prefer_kernels_for", lambda arch: None)
     shutil.copytree(mnist_builder.data_dir, tmp_path / "mnist" / "3.0.1")
-    data.sources._load_arrays_cached.cache_clear()
+    data.clear_cache()
     for split in ("train", "test"):  # the decoded copies, fresh
         data.load_arrays("mnist", split, data_dir=tmp_path)
     config = tmp_path / "run.json"

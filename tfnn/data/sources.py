@@ -477,6 +477,16 @@ def load_arrays(
     )
 
 
+def clear_cache() -> None:
+    """Forgets the arrays ``load_arrays`` keeps in this process.
+
+    The next ``load_arrays`` reads its split again, as a new process does
+    (from the decoded copy on disk, else through tfds); the files on disk
+    are left as they are.
+    """
+    _load_arrays_cached.cache_clear()
+
+
 def read_official(dataset: str = "mnist", split: str = "train",
                   manual_dir=None) -> tuple[np.ndarray, np.ndarray]:
     """One split straight from the official idx files, without tfds (and
