@@ -3,6 +3,7 @@
 import gzip
 import hashlib
 import json
+import logging
 import os
 import pathlib
 import shutil
@@ -732,11 +733,12 @@ def _rewrite(change):
     _rewrite(lambda x, y: (x[:5000], y[:5000])),
 ], ids=["flipped", "flipped-labels", "other-labels", "half"])
 def test_a_damaged_decoded_copy_is_decoded_again(damage, mnist_builder,
-                                                 mnist_raw, tmp_path):
+                                                 mnist_raw, tmp_path,
+                                                 caplog):
     """A decoded copy damaged in place (bytes flipped; or a well-formed
     file with the shards' stamp but other arrays) is never handed out:
-    ``read_decoded`` gives None and ``load_arrays`` decodes the shards
-    again and rewrites it."""
+    ``read_decoded`` gives None and ``load_arrays`` says so in one line,
+    decodes the shards again and rewrites it."""
     folder = _prepared_copy(mnist_builder, tmp_path)
     cache = folder / "tfnn-decoded-test.npz"
     data.clear_cache()
@@ -745,9 +747,12 @@ def test_a_damaged_decoded_copy_is_decoded_again(damage, mnist_builder,
     damaged = cache.read_bytes()
     assert data.read_decoded("mnist", "test", data_dir=tmp_path) is None
     data.clear_cache()
-    x, y = data.load_arrays("mnist", "test", data_dir=tmp_path)
+    with caplog.at_level(logging.WARNING, logger="tfnn.data"):
+        x, y = data.load_arrays("mnist", "test", data_dir=tmp_path)
     np.testing.assert_array_equal(x, mnist_raw[1][0])
     np.testing.assert_array_equal(y, mnist_raw[1][1])
+    assert [r.getMessage().split(" (")[0] for r in caplog.records] == [
+        f"{cache} is damaged"]
     assert cache.read_bytes() != damaged
     x, y = data.read_decoded("mnist", "test", data_dir=tmp_path)
     np.testing.assert_array_equal(y, mnist_raw[1][1])

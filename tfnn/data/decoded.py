@@ -96,27 +96,33 @@ def cache_file(folder, name: str, split: str) -> tuple[str, str]:
     return os.path.join(folder, f"tfnn-decoded-{split}.npz"), stamp
 
 
-def read_cache(folder, name: str, split: str):
+def read_cache(folder, name: str, split: str, warn: bool = False):
     """``(images, labels)`` from ``folder``'s decoded copy when its stamp
     matches the shards there and its arrays are the official ones; None
-    when it is absent, stale, unreadable or damaged (or there are no
-    shards, or they vanish while being looked at)."""
+    when it is absent or stale (or there are no shards, or they vanish
+    while being looked at), and when it is damaged: unreadable, or other
+    arrays than the official ones. ``warn``: log a damaged copy.
+    """
     try:
         cache, stamp = cache_file(folder, name, split)
-        if not stamp:
+        if not stamp or not os.path.isfile(cache):
             return None
+    except OSError:  # a shard vanished while being looked at
+        return None
+    try:
         with np.load(cache, allow_pickle=False) as saved:
             if str(saved["stamp"]) != stamp:
                 return None
             images, labels = saved["images"], saved["labels"]
-    except Exception:  # absent, stale or unreadable: decode again
-        return None
-    problem = decoded_problem(name, split, images, labels)
-    if problem is not None:
-        logger.warning("%s is damaged (%s); decoding the shards again",
-                       cache, problem)
-        return None
-    return images, labels
+        problem = decoded_problem(name, split, images, labels)
+    except Exception as err:  # noqa: BLE001 - any failure: decode again
+        problem = f"unreadable: {type(err).__name__}: {err}"
+    if problem is None:
+        return images, labels
+    logger.log(logging.WARNING if warn else logging.DEBUG,
+               "%s is damaged (%s); decoding the shards again", cache,
+               problem)
+    return None
 
 
 def write_cache(folder, name: str, split: str, images, labels) -> None:

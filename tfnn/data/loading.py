@@ -115,7 +115,7 @@ def _read_split(builder, split):
         _DamagedSplit: the shards do not decode to the official arrays.
     """
     folder = os.fspath(builder.data_dir)
-    arrays = read_cache(folder, builder.name, split)
+    arrays = read_cache(folder, builder.name, split, warn=True)
     if arrays is not None:
         return arrays
     images, labels = _decode(builder, split)
