@@ -3,10 +3,12 @@
 import gzip
 import hashlib
 import json
+import logging
 import os
 import pathlib
 import shutil
 import socket
+import struct
 import subprocess
 import sys
 
@@ -102,6 +104,34 @@ def test_mnist_matches_official_files(mnist_raw, mnist_manual_dir):
         rows(x_test, y_test), rows(idx_x_test, idx_y_test))
 
 
+
+def test_decoded_digests_are_the_official_splits_in_tfds_order(mnist_raw):
+    """``DECODED_SHA256``: the SHA-256 of each split as tfds decodes it (the
+    official files' examples, above), images' bytes then labels' as
+    little-endian int64; ``decoded_problem`` names any other arrays."""
+    from tfnn.data import decoded
+
+    for (x, y), split in zip(mnist_raw, data.SPLITS):
+        digest = hashlib.sha256(x.tobytes() + y.astype("<i8").tobytes())
+        assert digest.hexdigest() == decoded.DECODED_SHA256["mnist"][split]
+        assert decoded.decoded_sha256(x, y) == digest.hexdigest()
+        assert decoded.decoded_problem("mnist", split, x, y) is None
+    x, y = mnist_raw[1]
+    problem = decoded.decoded_problem
+    other = np.roll(y, 1)
+    assert problem("mnist", "test", x, other) == (
+        "its test split decodes to SHA-256 "
+        f"{decoded.decoded_sha256(x, other)}, not the official files' "
+        f"{decoded.DECODED_SHA256['mnist']['test']}")
+    assert problem("mnist", "test", x[:5000], y[:5000]).endswith(
+        "uint8 images of shape (5000, 28, 28), not uint8 (10000, 28, 28)")
+    assert "float32 images" in problem("mnist", "test",
+                                       x.astype(np.float32), y)
+    assert problem("mnist", "test", x, y[:, None]).endswith(
+        "int64 labels of shape (10000, 1), not integers (10000,)")
+    assert problem("fashion_mnist", "test", x, y).startswith(
+        "its test split decodes to SHA-256 ")
+
 @pytest.mark.slow
 def test_builds_offline_with_sockets_blocked(
     no_network, tmp_path, mnist_manual_dir, mnist_raw
@@ -115,6 +145,19 @@ def test_builds_offline_with_sockets_blocked(
     np.testing.assert_array_equal(y, y_test)
     assert no_network == []
 
+
+def test_clear_cache_makes_load_arrays_read_again(mnist_raw):
+    """``load_arrays`` hands every caller the same arrays until
+    ``clear_cache``; then it reads the split again (equal arrays, new
+    objects), as a new process would."""
+    x, y = data.load_arrays("mnist", "test")
+    assert data.load_arrays("mnist", "test")[0] is x
+    data.clear_cache()
+    x2, y2 = data.load_arrays("mnist", "test")
+    assert x2 is not x and y2 is not y
+    np.testing.assert_array_equal(x2, mnist_raw[1][0])
+    np.testing.assert_array_equal(y2, mnist_raw[1][1])
+    assert data.load_arrays("mnist", "test")[0] is x2
 
 def test_no_network_no_manual_dir_says_what_to_do(
     no_network, tmp_path, monkeypatch
@@ -487,34 +530,129 @@ def test_a_damaged_manual_file_is_named_in_one_line(damage, reason,
     assert err[0].startswith("tfnn verify: error: ")
 
 
-def _damaged_shard_copy(mnist_builder, data_dir):
-    """A copy of the prepared dataset with its test shard bit-flipped."""
-    shutil.copytree(mnist_builder.data_dir, data_dir / "mnist" / "3.0.1")
-    shard = next((data_dir / "mnist" / "3.0.1").glob(
-        "mnist-test.tfrecord*"))
-    _flip(shard)
+def _records(raw):
+    """``(start, end)`` of each record of a TFRecord file: a little-endian
+    uint64 length, its masked CRC-32C, the data, the data's masked CRC."""
+    spans, pos = [], 0
+    while pos < len(raw):
+        (length,) = struct.unpack_from("<Q", raw, pos)
+        spans.append((pos, pos + 16 + length))
+        pos += 16 + length
+    return spans
+
+
+def _flip_a_few(path):
+    """Four bytes inverted in the middle of the file."""
+    raw = bytearray(path.read_bytes())
+    middle = len(raw) // 2
+    raw[middle:middle + 4] = bytes(b ^ 0xFF for b in raw[middle:middle + 4])
+    path.write_bytes(bytes(raw))
+
+
+def _cut_between_records(path):
+    """The shard ends after half its records: every record left is whole,
+    so no CRC fails."""
+    raw = path.read_bytes()
+    path.write_bytes(raw[:_records(raw)[len(_records(raw)) // 2][0]])
+
+
+def _repeat_a_record(path):
+    """The second record replaced by a copy of the first: every CRC
+    holds and the split keeps its 10,000 examples, one of them twice."""
+    raw = path.read_bytes()
+    (a, b), (c, d) = _records(raw)[:2]
+    path.write_bytes(raw[:c] + raw[a:b] + raw[d:])
+
+
+def _damaged_copy(mnist_builder, data_dir, split, damage):
+    """A copy of the prepared dataset (decoded copies included) with
+    ``split``'s shard damaged in place; returns the shard."""
+    folder = data_dir / "mnist" / "3.0.1"
+    shutil.copytree(mnist_builder.data_dir, folder)
+    shard = next(folder.glob(f"mnist-{split}.tfrecord*"))
+    damage(shard)
     return shard
 
 
 @pytest.mark.slow
-def test_a_damaged_prepared_dataset_is_named_or_rebuilt(
-        mnist_builder, mnist_manual_dir, mnist_raw, tmp_path):
-    shard = _damaged_shard_copy(mnist_builder, tmp_path)
-    damaged = shard.read_bytes()
+@pytest.mark.parametrize("damage,reason", [
+    (_flip_a_few, "corrupted record at "),
+    (_cut_between_records, "contained only 5000"),
+    (_repeat_a_record, "its test split decodes to SHA-256 "),
+])
+def test_a_damaged_prepared_shard_is_named_without_a_manual_folder(
+        damage, reason, mnist_builder, tmp_path):
+    """Damaged in place, however it is damaged (a CRC that fails, records
+    missing, a record that is another's with its CRC intact), the shard
+    is named in one line with the folder to delete and how to rebuild;
+    nothing is deleted, and no decoded copy is written from it."""
+    shard = _damaged_copy(mnist_builder, tmp_path, "test", damage)
     folder = shard.parent
+    data.clear_cache()
     with pytest.raises(data.CorruptDataError) as info:
         data.load_arrays("mnist", "test", manual_dir="", data_dir=tmp_path)
     message = str(info.value)
     assert "\n" not in message
-    assert f"dataset in {folder} is damaged (corrupted record" in message
-    assert shard.name in message and "--manual-dir" in message
+    assert message.startswith(f"The prepared mnist dataset in {folder} is "
+                              "damaged ("), message
+    assert reason in message and shard.name in message
+    assert f"delete {folder} and run again with --manual-dir" in message
     assert shard.is_file()  # nothing deleted without a manual folder
-    # With the manual folder it is rebuilt from the official files.
+    assert data.read_decoded("mnist", "test", data_dir=tmp_path) is None
+
+
+@pytest.mark.slow
+def test_a_damaged_prepared_shard_is_rebuilt_from_the_manual_folder(
+        mnist_builder, mnist_manual_dir, mnist_raw, tmp_path):
+    shard = _damaged_copy(mnist_builder, tmp_path, "test", _repeat_a_record)
+    damaged = shard.read_bytes()
+    data.clear_cache()
     x, y = data.load_arrays("mnist", "test", manual_dir=mnist_manual_dir,
                             data_dir=tmp_path)
     np.testing.assert_array_equal(x, mnist_raw[1][0])
     np.testing.assert_array_equal(y, mnist_raw[1][1])
     assert shard.read_bytes() != damaged  # a new build, read back whole
+    data.clear_cache()
+    again = data.read_decoded("mnist", "test", data_dir=tmp_path)
+    np.testing.assert_array_equal(again[1], mnist_raw[1][1])
+
+
+def _train_cli(data_dir, out, manual_dir):
+    env = {k: v for k, v in os.environ.items() if k != "TFNN_MANUAL_DIR"}
+    if manual_dir:
+        env["TFNN_MANUAL_DIR"] = str(manual_dir)
+    return subprocess.run(
+        [sys.executable, "-m", "tfnn.cli", "train", "--epochs", "1",
+         "--train-limit", "500", "--validation-size", "500",
+         "--no-progress", "--data-dir", str(data_dir), "--out", str(out)],
+        capture_output=True, text=True, timeout=900, cwd=REPO, env=env)
+
+
+@pytest.mark.slow
+def test_tfnn_train_on_a_damaged_train_shard_exits_2_or_rebuilds(
+        mnist_builder, mnist_manual_dir, tmp_path):
+    """The train shard damaged in place, a few bytes flipped in its middle:
+    ``tfnn train`` without the official files exits 2 with one line naming
+    the folder (and trains nothing); with them (``TFNN_MANUAL_DIR``) it
+    says it rebuilds, rebuilds, and trains on MNIST."""
+    shard = _damaged_copy(mnist_builder, tmp_path, "train", _flip_a_few)
+    folder = shard.parent
+    proc = _train_cli(tmp_path, tmp_path / "run1", manual_dir=None)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    errors = [line for line in proc.stderr.splitlines()
+              if line.startswith("tfnn train: error: ")]
+    assert len(errors) == 1, proc.stderr[-2000:]
+    assert f"The prepared mnist dataset in {folder} is damaged" in errors[0]
+    assert "Traceback" not in proc.stderr
+    assert not (tmp_path / "run1" / "summary.json").exists()
+    proc = _train_cli(tmp_path, tmp_path / "run2", mnist_manual_dir)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert f"{folder} is damaged" in proc.stderr
+    assert f"rebuilding it from {mnist_manual_dir}" in proc.stderr
+    data.clear_cache()
+    x, y = data.read_decoded("mnist", "train", data_dir=tmp_path)
+    np.testing.assert_array_equal(
+        y, data.load_arrays("mnist", "train")[1])
 
 
 # ------------------------------------------------------ the decoded cache
@@ -532,14 +670,15 @@ def _prepared_copy(mnist_builder, data_dir):
 def test_decoded_arrays_are_cached_beside_the_shards(mnist_builder,
                                                      mnist_raw, tmp_path):
     """The first load decodes tfds's PNGs and writes
-    ``tfnn-decoded-test.npz``; the next process reads it instead; a
+    ``tfnn-decoded-test.npz``; the next process reads it instead (the
+    shards are not read: here they are zeros of their size and time); a
     changed shard (another size or time) or an unreadable cache file is
     decoded afresh, so the arrays are always the shards'."""
     folder = _prepared_copy(mnist_builder, tmp_path)
     cache = folder / "tfnn-decoded-test.npz"
 
     def load():
-        data.sources._load_arrays_cached.cache_clear()  # a new process
+        data.clear_cache()  # a new process
         return data.load_arrays("mnist", "test", data_dir=tmp_path)
 
     x, y = load()
@@ -548,11 +687,14 @@ def test_decoded_arrays_are_cached_beside_the_shards(mnist_builder,
     assert cache.is_file()
     with np.load(cache) as saved:
         stamp = str(saved["stamp"])
-        images = saved["images"]
-    # Read back from the cache: a tampered copy with the same stamp shows.
-    np.savez(cache, stamp=np.array(stamp), images=images,
-             labels=(mnist_raw[1][1] + 1) % 10)
-    assert (load()[1] == (mnist_raw[1][1] + 1) % 10).all()
+    # Read back from the cache: shards that no longer decode go unread.
+    shard = next(folder.glob("mnist-test.tfrecord*"))
+    whole, times = shard.read_bytes(), shard.stat()
+    shard.write_bytes(bytes(len(whole)))
+    os.utime(shard, ns=(times.st_atime_ns, times.st_mtime_ns))
+    np.testing.assert_array_equal(load()[1], mnist_raw[1][1])
+    shard.write_bytes(whole)
+    os.utime(shard, ns=(times.st_atime_ns, times.st_mtime_ns))
     # A shard touched since: the stamp no longer matches, decoded again.
     shard = next(folder.glob("mnist-test.tfrecord*"))
     os.utime(shard, ns=(shard.stat().st_atime_ns,
@@ -565,6 +707,57 @@ def test_decoded_arrays_are_cached_beside_the_shards(mnist_builder,
     assert cache.stat().st_size > 1000  # rewritten whole
 
 
+def _flip_near_the_end(path):
+    """One byte inverted among the last labels."""
+    raw = bytearray(path.read_bytes())
+    raw[-2000] ^= 0xFF
+    path.write_bytes(bytes(raw))
+
+
+def _rewrite(change):
+    """A well-formed cache file, its stamp kept, its arrays changed."""
+    def damage(path):
+        with np.load(path) as saved:
+            fields = dict(saved)
+        fields["images"], fields["labels"] = change(fields["images"],
+                                                    fields["labels"])
+        np.savez(path, **fields)
+    return damage
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("damage", [
+    _flip_a_few,
+    _flip_near_the_end,
+    _rewrite(lambda x, y: (x, (y + 1) % 10)),
+    _rewrite(lambda x, y: (x[:5000], y[:5000])),
+], ids=["flipped", "flipped-labels", "other-labels", "half"])
+def test_a_damaged_decoded_copy_is_decoded_again(damage, mnist_builder,
+                                                 mnist_raw, tmp_path,
+                                                 caplog):
+    """A decoded copy damaged in place (bytes flipped; or a well-formed
+    file with the shards' stamp but other arrays) is never handed out:
+    ``read_decoded`` gives None and ``load_arrays`` says so in one line,
+    decodes the shards again and rewrites it."""
+    folder = _prepared_copy(mnist_builder, tmp_path)
+    cache = folder / "tfnn-decoded-test.npz"
+    data.clear_cache()
+    data.load_arrays("mnist", "test", data_dir=tmp_path)
+    damage(cache)
+    damaged = cache.read_bytes()
+    assert data.read_decoded("mnist", "test", data_dir=tmp_path) is None
+    data.clear_cache()
+    with caplog.at_level(logging.WARNING, logger="tfnn.data"):
+        x, y = data.load_arrays("mnist", "test", data_dir=tmp_path)
+    np.testing.assert_array_equal(x, mnist_raw[1][0])
+    np.testing.assert_array_equal(y, mnist_raw[1][1])
+    assert [r.getMessage().split(" (")[0] for r in caplog.records] == [
+        f"{cache} is damaged"]
+    assert cache.read_bytes() != damaged
+    x, y = data.read_decoded("mnist", "test", data_dir=tmp_path)
+    np.testing.assert_array_equal(y, mnist_raw[1][1])
+
+
 @pytest.mark.slow
 def test_read_decoded_needs_neither_tfds_nor_tensorflow(mnist_builder,
                                                         mnist_raw, tmp_path):
@@ -573,7 +766,7 @@ def test_read_decoded_needs_neither_tfds_nor_tensorflow(mnist_builder,
     imported, and the arrays are the shards' (as ``load_arrays`` gives)."""
     folder = tmp_path / "mnist" / "3.0.1"
     shutil.copytree(mnist_builder.data_dir, folder)
-    data.sources._load_arrays_cached.cache_clear()
+    data.clear_cache()
     data.load_arrays("mnist", "test", data_dir=tmp_path)  # the cache is fresh
     out = tmp_path / "arrays.npz"
     code = (
@@ -612,7 +805,7 @@ def test_read_decoded_gives_none_where_tfds_must_decide(mnist_builder,
     assert data.read_decoded("mnist", "test", data_dir=tmp_path) is None
     folder = tmp_path / "mnist" / data.TFDS_VERSIONS["mnist"]
     shutil.copytree(mnist_builder.data_dir, folder)
-    data.sources._load_arrays_cached.cache_clear()
+    data.clear_cache()
     data.load_arrays("mnist", "test", data_dir=tmp_path)
     x, _ = data.read_decoded("mnist", "test", data_dir=tmp_path)
     assert x.shape == (10000, 28, 28)
@@ -647,7 +840,7 @@ def test_prefetch_gives_load_the_same_splits(mnist_builder, tmp_path,
     it, and one prefetch is kept at a time."""
     folder = tmp_path / "mnist" / "3.0.1"
     shutil.copytree(mnist_builder.data_dir, folder)
-    data.sources._load_arrays_cached.cache_clear()
+    data.clear_cache()
     data.load_arrays("mnist", "train", data_dir=tmp_path)
     data.load_arrays("mnist", "test", data_dir=tmp_path)
     kw = {"data_dir": tmp_path, "seed": 3, "train_limit": 1000}
@@ -692,7 +885,7 @@ def test_tfnn_train_prefetches_the_data_its_arguments_name(
 
     monkeypatch.setattr(train_command, "prefer_kernels_for", lambda arch: None)
     shutil.copytree(mnist_builder.data_dir, tmp_path / "mnist" / "3.0.1")
-    data.sources._load_arrays_cached.cache_clear()
+    data.clear_cache()
     for split in ("train", "test"):  # the decoded copies, fresh
         data.load_arrays("mnist", split, data_dir=tmp_path)
     config = tmp_path / "run.json"

@@ -1,5 +1,5 @@
 """tfnn.data.drawing: a drawing made into an MNIST digit (LeCun et al.'s
-20×20 box, centre of mass at (14, 14)), its JavaScript twin
+20×20 box, center of mass at (14, 14)), its JavaScript twin
 (tfnn/serving/static/drawing.js, run with node) and ``tfnn predict``'s
 reading of large pictures.
 """
@@ -108,16 +108,16 @@ def test_anti_aliasing_gives_grey_edges_that_keep_the_mass():
     np.testing.assert_allclose(digit[10, 7:13], np.array(
         [0, 6.5 / 10.5, 1, 1, 7.5 / 10.5, 0]) * 255)
     np.testing.assert_allclose(digit.sum(), ink.sum() / 10.5**2)
-    field = drawing.fit_and_centre(ink)
+    field = drawing.fit_and_center(ink)
     np.testing.assert_allclose(field.sum(), digit.sum())  # all inside
     assert _ink_box(field) == (20, 20)
 
 
-def test_centre_of_mass_lands_on_14_14_within_half_a_pixel():
+def test_center_of_mass_lands_on_14_14_within_half_a_pixel():
     rng = np.random.default_rng(0)
     for _ in range(50):
         ink = _strokes(rng)
-        field = drawing.fit_and_centre(ink)
+        field = drawing.fit_and_center(ink)
         cy, cx = drawing.center_of_mass(field)
         assert abs(cy - 14) <= 0.5 + 1e-9 and abs(cx - 14) <= 0.5 + 1e-9
         cy, cx = drawing.center_of_mass(drawing.mnist_style(ink))
@@ -130,17 +130,17 @@ def test_centre_of_mass_lands_on_14_14_within_half_a_pixel():
                                   drawing.mnist_style(b))
 
 
-def test_centre_offset_rounds_half_up():
-    assert drawing.centre_offset(9.5) == 5  # 14 - 9.5 = 4.5 → 5
-    assert drawing.centre_offset(9.5 + 1e-12) == 5  # float noise: same
-    assert drawing.centre_offset(9.49) == 5 and drawing.centre_offset(9.51) == 4
+def test_center_offset_rounds_half_up():
+    assert drawing.center_offset(9.5) == 5  # 14 - 9.5 = 4.5 → 5
+    assert drawing.center_offset(9.5 + 1e-12) == 5  # float noise: same
+    assert drawing.center_offset(9.49) == 5 and drawing.center_offset(9.51) == 4
 
 
 def test_ink_pushed_off_the_field_is_lost_as_in_mnist():
     ink = np.zeros((200, 200))
     ink[:30, :30] = 255  # heavy corner: its mass pulls the box far off
     ink[:, 0:2] = ink[0:2, :] = 255
-    field = drawing.fit_and_centre(ink)
+    field = drawing.fit_and_center(ink)
     assert field.sum() < drawing.area_resize(ink, (20, 20)).sum()
     assert field[-1].any() and field[:, -1].any()  # clipped at the border
 
@@ -207,7 +207,7 @@ def _edge_cases():
     tall = np.zeros((300, 200), np.uint8)  # not square, a thin column
     tall[5:295, 199] = 255
     tie = np.zeros((CANVAS, CANVAS), np.uint8)
-    tie[50:52, 60:62] = 255  # centre of mass exactly on x.5
+    tie[50:52, 60:62] = 255  # center of mass exactly on x.5
     corner = np.zeros((200, 200), np.uint8)
     corner[:30, :30] = 255
     corner[:, :2] = corner[:2, :] = 255

@@ -1,9 +1,15 @@
 """MNIST-format data, input preprocessing and the tf.data input pipeline.
 
-    sources        the offline tfds build from the manual folder, its
-                   checksums, ``prepare`` and ``load_arrays``; the
-                   official files read directly (``read_official``);
-                   the decoded copies read without tfds (``read_decoded``)
+    official       the datasets, their four official files, checksums and
+                   checks (``check_official_file``); the files read
+                   directly (``read_official``)
+    tfds_build     ``prepare``: the offline tfds build from the manual
+                   folder, into ``tfds_data_dir``
+    decoded        the decoded copies beside the shards, verified against
+                   the official content and read without tfds
+                   (``read_decoded``)
+    loading        ``load_arrays`` (decoded copy, else tfds; a damaged
+                   dataset rebuilt or named), ``clear_cache``
     preprocessing  ``Preprocessor``: raw, minmax, standardize (notes 001, 004)
     pipeline       ``load`` (``split_arrays``) → ``Splits``; ``prefetch``
                    (``load`` on a thread while TensorFlow imports);
@@ -18,6 +24,21 @@ tensorflow_datasets are imported inside the functions that need them
 names below never wait for TensorFlow.
 """
 
+from tfnn.data.decoded import read_decoded
+from tfnn.data.loading import clear_cache, load_arrays
+from tfnn.data.official import (
+    DATASETS,
+    MANUAL_DIR_ENV,
+    NUM_CLASSES,
+    OFFICIAL_FILES,
+    SPLITS,
+    CorruptDataError,
+    MissingDataError,
+    check_dataset,
+    check_official_file,
+    read_official,
+    resolve_manual_dir,
+)
 from tfnn.data.pipeline import (
     Splits,
     load,
@@ -31,24 +52,11 @@ from tfnn.data.preprocessing import (
     Preprocessor,
     check_preprocessing,
 )
-from tfnn.data.sources import (
+from tfnn.data.tfds_build import (
     DATA_DIR_ENV,
-    DATASETS,
-    MANUAL_DIR_ENV,
-    NUM_CLASSES,
-    OFFICIAL_FILES,
-    SPLITS,
     TFDS_VERSIONS,
-    CorruptDataError,
-    MissingDataError,
-    check_dataset,
-    check_official_file,
-    load_arrays,
     prepare,
-    read_decoded,
-    read_official,
     resolve_data_dir,
-    resolve_manual_dir,
     tfds_data_dir,
 )
 
@@ -68,6 +76,7 @@ __all__ = [
     "check_dataset",
     "check_official_file",
     "check_preprocessing",
+    "clear_cache",
     "load",
     "load_arrays",
     "make_dataset",

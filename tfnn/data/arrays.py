@@ -3,8 +3,8 @@
 ``tf.convert_to_tensor(array)`` copies a NumPy array into a fresh
 TensorFlow buffer. For MNIST's training set in float32 (60,000 × 784 × 4
 bytes = 188 MB) that copy is not free: fresh memory pages are slow to
-touch on the VMs tfnn is measured on (about 1 s for this one copy, as long
-as a whole training epoch of the speedrun's MLP; ``docs/performance.md``).
+touch on some machines, and the copy can cost as much as a short epoch
+(measured in ``docs/performance.md``).
 DLPack hands the same buffer over instead, when TensorFlow can use it as
 it is: C-contiguous, of a TensorFlow dtype, and aligned to
 :data:`ALIGN` bytes (Eigen's kernels assume that alignment;

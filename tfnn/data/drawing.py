@@ -9,26 +9,26 @@ normalization algorithm. The images were centered in a 28x28 image by
 computing the center of mass of the pixels, and translating the image so
 as to position this point at the center of the 28x28 field." Here, step by
 step (``ink``: white on black, 0..255; index coordinates, pixel ``i``'s
-centre at ``i``)::
+center at ``i``)::
 
     box:     rows r0..r1, columns c0..c1 holding ink >= threshold (128)
     size:    m = max(h, w);  nh = floor(20*h/m + 1/2), nw likewise (>= 1)
     resize:  out = Ry @ crop @ Rx^T, area averaging,
              R[i, k] = |[i*s, (i+1)*s] ∩ [k, k+1]| / s,  s = n_in / n_out
-    centre:  (cy, cx) = sum(v * (i, j)) / sum(v) of the 20-box image
+    center:  (cy, cx) = sum(v * (i, j)) / sum(v) of the 20-box image
              offset = floor(14 - cy + 1/2 + 1e-7)  (same for x)
     round:   floor(v + 1/2), clipped to 0..255; ink pushed off the field
              is lost, as in MNIST (some of its digits touch the border)
 
-The centre is 14 in index coordinates: MNIST's test digits have their
-centre of mass at (13.99, 14.01) on average, each within half a pixel of
+The center is 14 in index coordinates: MNIST's test digits have their
+center of mass at (13.99, 14.01) on average, each within half a pixel of
 (14, 14) (an integer shift). The ``1e-7`` breaks ties the same way
 whatever the summation order, so ``tfnn/serving/static/drawing.js`` (the
 same steps, for the page of ``tfnn serve``) gives the same offsets; the
 two agree within one grey level (``tests/test_drawing.py``).
 
 An empty drawing (no pixel reaches the threshold) raises ``ValueError``:
-there is nothing to centre, and a blank 28×28 image would still be given
+there is nothing to center, and a blank 28×28 image would still be given
 a class by the model.
 
 NumPy only.
@@ -45,7 +45,7 @@ import numpy as np
 
 FIELD = 28  # the 28×28 field
 BOX = 20  # the digit's box inside it
-CENTRE = 14.0  # where the centre of mass goes, index coordinates
+CENTER = 14.0  # where the center of mass goes, index coordinates
 INK_THRESHOLD = 128  # a pixel belongs to the box from this grey level on
 TIE_BREAK = 1e-7  # so that x.5 rounds up whatever the float noise
 
@@ -122,17 +122,17 @@ def center_of_mass(image) -> tuple[float, float]:
     return float(rows / total), float(cols / total)
 
 
-def centre_offset(com: float, centre: float = CENTRE) -> int:
+def center_offset(com: float, center: float = CENTER) -> int:
     """The whole-pixel shift putting ``com`` within half a pixel of
-    ``centre``: ``floor(centre - com + 1/2 + 1e-7)``."""
-    return math.floor(centre - com + 0.5 + TIE_BREAK)
+    ``center``: ``floor(center - com + 1/2 + 1e-7)``."""
+    return math.floor(center - com + 0.5 + TIE_BREAK)
 
 
-def fit_and_centre(ink, threshold: float = INK_THRESHOLD) -> np.ndarray:
+def fit_and_center(ink, threshold: float = INK_THRESHOLD) -> np.ndarray:
     """MNIST's normalization before rounding: float64 ``(28, 28)``.
 
     The ink's bounding box, area-averaged to fit ``20×20`` with its aspect
-    ratio kept, placed so that its centre of mass falls within half a pixel
+    ratio kept, placed so that its center of mass falls within half a pixel
     of (14, 14) (module docstring).
 
     Raises:
@@ -142,7 +142,7 @@ def fit_and_centre(ink, threshold: float = INK_THRESHOLD) -> np.ndarray:
     crop = np.asarray(ink, dtype=np.float64)[r0:r1, c0:c1]
     digit = area_resize(crop, box_size(*crop.shape))  # (nh, nw), nh, nw <= 20
     cy, cx = center_of_mass(digit)
-    oy, ox = centre_offset(cy), centre_offset(cx)
+    oy, ox = center_offset(cy), center_offset(cx)
     field = np.zeros((FIELD, FIELD))
     # Rows of the digit landing inside the field: i + oy in [0, 28).
     i0, i1 = max(0, -oy), min(digit.shape[0], FIELD - oy)
@@ -155,7 +155,7 @@ def fit_and_centre(ink, threshold: float = INK_THRESHOLD) -> np.ndarray:
 def mnist_style(ink, threshold: float = INK_THRESHOLD) -> np.ndarray:
     """A drawing as an MNIST digit: uint8 ``(28, 28)``, white on black.
 
-    ``floor(v + 1/2)`` of :func:`fit_and_centre`, clipped to 0..255.
+    ``floor(v + 1/2)`` of :func:`fit_and_center`, clipped to 0..255.
 
     Args:
         ink: ``(H, W)`` grey levels 0..255, ink bright (see :func:`to_ink`
@@ -168,7 +168,7 @@ def mnist_style(ink, threshold: float = INK_THRESHOLD) -> np.ndarray:
     Raises:
         ValueError: an empty drawing or an image that is not 2-D.
     """
-    field = fit_and_centre(ink, threshold)
+    field = fit_and_center(ink, threshold)
     return np.clip(np.floor(field + 0.5), 0, 255).astype(np.uint8)
 
 

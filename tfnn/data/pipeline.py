@@ -24,15 +24,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from tfnn.data.decoded import read_decoded
+from tfnn.data.loading import load_arrays
+from tfnn.data.official import NUM_CLASSES, check_dataset, resolve_manual_dir
 from tfnn.data.preprocessing import Preprocessor, check_preprocessing
-from tfnn.data.sources import (
-    NUM_CLASSES,
-    check_dataset,
-    load_arrays,
-    read_decoded,
-    resolve_manual_dir,
-    tfds_data_dir,
-)
+from tfnn.data.tfds_build import tfds_data_dir
 
 if TYPE_CHECKING:  # pragma: no cover
     import tensorflow as tf
@@ -131,11 +127,11 @@ def prefetch(
     ``load`` with the same arguments takes its ``Splits``.
 
     The thread reads only the decoded copies beside a prepared dataset
-    (:func:`~tfnn.data.sources.read_decoded`: NumPy, no tfds, no
+    (:func:`~tfnn.data.decoded.read_decoded`: NumPy, no tfds, no
     TensorFlow); where they are absent or stale it gives None and ``load``
     reads as always. So a process calls it first, and the data is read and
     standardized on the second core while the first imports TensorFlow
-    (``tfnn speedrun``, ``tfnn train``: 0.5–0.7 s of a cold start). A
+    (``tfnn speedrun``, ``tfnn train``; ``docs/performance.md``). A
     failure on the thread is not raised there: ``load`` reads again and
     raises it. One prefetch is kept at a time: a new one replaces a
     prefetch no ``load`` took.
