@@ -638,3 +638,14 @@ def test_bad_serve_flags_exit_2_with_one_line(flag, value, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].startswith("tfnn serve: error: argument ")
     assert flag in err[-1] and "Traceback" not in "\n".join(err)
+
+
+def test_serve_process_reports_a_server_that_exits(model_dir):
+    """The harness raises with the server's exit status and its last
+    lines, and removes its temporary log."""
+    failing = ServeProcess(model_dir, "--max-batch", 0)
+    with pytest.raises(RuntimeError, match="tfnn serve exited with 2") as err:
+        failing.start()
+    assert "tfnn serve: error: max_batch" in str(err.value)
+    assert "tfnn serve: error: max_batch" in failing.log_text()
+    assert failing.returncode == 2 and failing.log is None
