@@ -63,6 +63,37 @@ def mnist_raw(mnist_builder):
     return data.load_arrays("mnist", "train"), data.load_arrays("mnist", "test")
 
 
+@pytest.fixture(scope="session")
+def train_mlp(mnist):
+    """``train_mlp(seed, steps)``: a 784-64-10 MLP trained with Adam for
+    ``steps`` steps of 128 MNIST images (the served model of the serving
+    tests)."""
+
+    def train(seed, steps):
+        import keras
+
+        from tfnn.models import build_mlp
+
+        keras.utils.set_random_seed(seed)
+        model = build_mlp(hidden=(64,))
+        model.compile(
+            optimizer=keras.optimizers.Adam(2e-3),
+            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        )
+        n = steps * 128
+        model.fit(mnist.x_train[:n], mnist.y_train[:n], batch_size=128,
+                  epochs=1, verbose=0)
+        return model
+
+    return train
+
+
+@pytest.fixture(scope="session")
+def mlp(train_mlp):
+    """The MLP of ``train_mlp(seed=0, steps=300)``, trained once."""
+    return train_mlp(seed=0, steps=300)
+
+
 def pytest_configure(config):
     """Split the CPU into two logical devices before TensorFlow starts, so
     the ``mirrored`` strategy can be tested over two replicas here."""

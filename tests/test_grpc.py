@@ -13,13 +13,10 @@ import os
 import random
 import signal
 import socket
-import subprocess
-import sys
 import threading
 
 import grpc
 import httpx
-import keras
 import numpy as np
 import orjson
 import pytest
@@ -38,8 +35,8 @@ from tensorflow_serving.apis import (
 
 from tfnn import serving
 from tfnn import shipping as export
-from tfnn.models import build_mlp
 from tfnn.serving import grpc_api, protocol
+from tfnn.serving.process import ServeProcess
 
 pytestmark = pytest.mark.usefixtures("mnist_manual_dir")
 
@@ -49,26 +46,8 @@ DEADLINE = 60  # seconds, every call
 Code = grpc.StatusCode
 
 
-def _mlp(mnist, seed, steps):
-    keras.utils.set_random_seed(seed)
-    model = build_mlp(hidden=(64,))
-    model.compile(
-        optimizer=keras.optimizers.Adam(2e-3),
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-    )
-    n = steps * 128
-    model.fit(mnist.x_train[:n], mnist.y_train[:n], batch_size=128,
-              epochs=1, verbose=0)
-    return model
-
-
 def _classes(model, x):
     return np.argmax(model.predict(x, batch_size=1000, verbose=0), axis=-1)
-
-
-@pytest.fixture(scope="module")
-def mlp(mnist):
-    return _mlp(mnist, seed=0, steps=300)
 
 
 class Servers:
@@ -459,8 +438,8 @@ def test_server_arguments_are_checked(servers):
 
 
 @pytest.mark.slow
-def test_a_new_version_is_served_over_grpc_and_rest(mlp, mnist, mnist_raw,
-                                                    tmp_path):
+def test_a_new_version_is_served_over_grpc_and_rest(
+        mlp, train_mlp, mnist, mnist_raw, tmp_path):
     base = tmp_path / "mnist"
     export.export_savedmodel(mlp, mnist.preprocessor, base)
     raw = mnist_raw[1][0][:200].astype(np.float32)
@@ -482,7 +461,7 @@ def test_a_new_version_is_served_over_grpc_and_rest(mlp, mnist, mnist_raw,
         with pytest.raises(grpc.RpcError) as err:  # canary: not there yet
             s.predict.Predict(_request(raw, label="canary"), timeout=DEADLINE)
         assert err.value.code() == Code.NOT_FOUND
-        other = _mlp(mnist, seed=1, steps=5)
+        other = train_mlp(seed=1, steps=5)
         v2 = _classes(other, mnist.x_test[:200]).tolist()
         assert v2 != v1
         export.export_savedmodel(other, mnist.preprocessor, base)
@@ -516,48 +495,23 @@ def test_a_new_version_is_served_over_grpc_and_rest(mlp, mnist, mnist_raw,
 # --------------------------------------------------------------------------
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.mark.slow
 def test_tfnn_serve_grpc_port_serves_both_apis(servers, mnist_raw):
-    rest_port, grpc_port = _free_port(), _free_port()
     base = os.path.dirname(servers.version_dir)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tfnn.cli", "serve", "--model-dir", base,
-         "--port", str(rest_port), "--grpc-port", str(grpc_port),
-         "--version-label", "stable=1"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        channel = grpc.insecure_channel(f"127.0.0.1:{grpc_port}")
-        try:
-            grpc.channel_ready_future(channel).result(timeout=180)
-        except grpc.FutureTimeoutError:
-            proc.kill()
-            pytest.fail("no gRPC server: " + proc.communicate(
-                timeout=30)[1].decode()[-2000:])
-        stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
-        raw = mnist_raw[1][0][:10]
-        got = _outputs(stub.Predict(_request(raw, signature="serving_uint8",
-                                             label="stable"),
-                                    timeout=DEADLINE))["classes"]
-        r = httpx.post(f"http://127.0.0.1:{rest_port}/v1/models/mnist:predict",
+    with ServeProcess(base, "--version-label", "stable=1",
+                      grpc=True) as served:
+        with grpc.insecure_channel(served.target) as channel:
+            stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
+            raw = mnist_raw[1][0][:10]
+            got = _outputs(stub.Predict(
+                _request(raw, signature="serving_uint8", label="stable"),
+                timeout=DEADLINE))["classes"]
+        r = httpx.post(f"{served.model_url}:predict",
                        json={"instances": raw.tolist()}, timeout=DEADLINE)
         assert [p["classes"] for p in r.json()["predictions"]] == got.tolist()
-        channel.close()
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(30)
     # uvicorn re-raises the SIGTERM it handled once both servers are down.
-    assert proc.returncode in (0, -signal.SIGTERM), proc.stderr.read(
-    ).decode()[-2000:]
+    assert served.returncode in (0, -signal.SIGTERM), served.log_text()[
+        -2000:]
 
 
 @pytest.mark.slow

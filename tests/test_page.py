@@ -21,7 +21,6 @@ import os
 import pathlib
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -35,6 +34,7 @@ from tfnn import serving
 from tfnn.data import drawing
 from tfnn.serving.card import model_card
 from tfnn.serving.page import CONTENT_SECURITY_POLICY, STATIC_DIR
+from tfnn.serving.process import ServeProcess
 
 logger = logging.getLogger(__name__)
 
@@ -237,43 +237,12 @@ def browser():
         chromium.close()
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def tfnn_serve(tmp_path_factory):
     """``tfnn serve --model-dir saved_models/mnist`` on a free port."""
-    port = _free_port()
     log = tmp_path_factory.mktemp("serve") / "serve.log"
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    with open(log, "w") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "tfnn.cli", "serve", "--model-dir",
-             str(MODEL_BASE), "--host", "127.0.0.1", "--port", str(port)],
-            stdout=out, stderr=subprocess.STDOUT, env=env, cwd=REPO)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    try:
-        while True:
-            try:
-                if httpx.get(url + "/", timeout=5).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert proc.poll() is None, log.read_text()[-3000:]
-            assert time.monotonic() < deadline, "tfnn serve did not start"
-            time.sleep(0.2)
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(15)
+    with ServeProcess(MODEL_BASE, log=log) as running:
+        yield running.url
 
 
 class Tab:

@@ -28,6 +28,24 @@ def test_reference_model_scores_its_recorded_accuracy(mnist_builder):
     assert _size_mb(VERSION) <= 5.0
 
 
+def test_reference_model_has_no_near_tie_on_the_test_set(mnist_builder):
+    """The exact accuracy above holds on any machine: no test image's two
+    best log-probabilities are within 1e-4 of each other (the smallest gap
+    is 0.0087), far beyond float32's differences between machines, batch
+    shapes or kernels (~1e-6), so no class can flip."""
+    import numpy as np
+    import tensorflow as tf
+
+    from tfnn.data import load_arrays
+    from tfnn.shipping.verification import predict_saved
+
+    images, _ = load_arrays("mnist", "test")
+    signature = tf.saved_model.load(str(VERSION)).signatures["serving_uint8"]
+    _, probabilities = predict_saved(signature, images)
+    top2 = np.log(np.sort(probabilities, axis=1)[:, -2:])
+    assert (top2[:, 1] - top2[:, 0]).min() > 1e-4
+
+
 @pytest.mark.slow
 def test_reference_model_serves_without_tfnn(mnist_raw):
     (_, _), (x_test, y_test) = mnist_raw

@@ -1,15 +1,18 @@
 """The server under bad input and faults, over real sockets on 127.0.0.1.
 
-A ``tfnn serve`` subprocess serves a copy of the repository's
-``saved_models/mnist/1`` (no training; a second one with ``--body-timeout
-2`` for the slow bodies). Every
-case is bounded in count and time: at most 20 connections at once, socket
-timeouts of 30 s, a few seconds per test.
+A ``tfnn serve`` subprocess (``tfnn.serving.process.ServeProcess``) serves
+a copy of the repository's ``saved_models/mnist/1`` (no training; a second
+one with ``--body-timeout 2`` for the slow bodies). Every case is bounded
+in count and time: at most 20 connections at once, socket timeouts of 20
+to 60 s; the tests assert on answers, log lines and counts, never on how
+long they took.
 
 - the request fuzz: a table of bad requests, each answered 4xx with a JSON
   ``{"error": ...}``, then a valid request answered right;
-- over-limit bodies (declared, streamed, too many values): rejected before
-  they are read, and the server's RSS does not grow;
+- over-limit bodies: over the byte limit (declared or streamed), rejected
+  before they are read; too many values within it, read to the end without
+  being kept and answered 400 (which the client reads); the server's RSS
+  does not grow;
 - slow bodies: answered 408 and dropped after the body timeout;
 - clients that go away mid-body: one log line each, no traceback;
 - version folders that are not versions ("²", "١", "01") and damaged
@@ -17,13 +20,12 @@ timeouts of 30 s, a few seconds per test.
 """
 
 import concurrent.futures
+import http.client
 import json
 import os
 import pathlib
 import shutil
 import socket
-import subprocess
-import sys
 import time
 
 import httpx
@@ -31,6 +33,7 @@ import numpy as np
 import pytest
 
 from tfnn import cli, serving
+from tfnn.serving.process import ServeProcess
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 MODEL = REPO / "saved_models" / "mnist" / "1"
@@ -42,12 +45,6 @@ pytestmark = pytest.mark.skipif(
     reason=f"{MODEL} is not in the checkout")
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _rss_mib(pid, field="VmRSS"):
     """``VmRSS`` (or another field, e.g. ``RssAnon``) of /proc/pid/status."""
     with open(f"/proc/{pid}/status") as fh:
@@ -57,51 +54,6 @@ def _rss_mib(pid, field="VmRSS"):
     raise AssertionError(f"no {field}")
 
 
-class Served:
-    def __init__(self, proc, port, base, log):
-        self.proc, self.port, self.base, self.log = proc, port, base, log
-        self.url = f"http://127.0.0.1:{port}"
-
-    def log_text(self):
-        return self.log.read_text(errors="replace")
-
-
-def _start(base, body_timeout):
-    """``tfnn serve`` on ``base`` in a subprocess, once it answers."""
-    port = _free_port()
-    log = base.parent / f"serve-{port}.log"
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    with open(log, "w") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "tfnn.cli", "serve", "--model-dir",
-             str(base), "--port", str(port), "--body-timeout",
-             str(body_timeout), "--poll-interval", "0"],
-            stdout=out, stderr=subprocess.STDOUT, env=env, cwd=REPO)
-    running = Served(proc, port, base, log)
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            if httpx.get(running.url + "/v1/models/mnist",
-                         timeout=5).status_code == 200:
-                return running
-        except httpx.TransportError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            _stop(proc)
-            raise AssertionError("tfnn serve did not start:\n"
-                                 + running.log_text()[-3000:])
-        time.sleep(0.2)
-
-
-def _stop(proc):
-    proc.terminate()
-    try:
-        proc.wait(15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(15)
-
-
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory):
     base = tmp_path_factory.mktemp("models") / "mnist"
@@ -109,21 +61,26 @@ def model_dir(tmp_path_factory):
     return base
 
 
+def _served(base, body_timeout):
+    """``tfnn serve`` on ``base`` in a subprocess, once it answers."""
+    return ServeProcess(base, "--body-timeout", body_timeout,
+                        "--poll-interval", 0,
+                        log=base.parent / f"serve-{body_timeout:g}s.log")
+
+
 @pytest.fixture(scope="module")
 def served(model_dir):
     """The server of most tests: a body timeout that a loaded machine
     meets for 32 MiB bodies."""
-    running = _start(model_dir, 10.0)
-    yield running
-    _stop(running.proc)
+    with _served(model_dir, 10.0) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")
 def served_2s(model_dir):
     """The slow-body tests' server: ``--body-timeout 2``."""
-    running = _start(model_dir, BODY_TIMEOUT)
-    yield running
-    _stop(running.proc)
+    with _served(model_dir, BODY_TIMEOUT) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")
@@ -399,8 +356,38 @@ def _too_many_images(size):
     return b'{"instances": [' + rows + b"]}"
 
 
+def _pieces(body, size=MiB):
+    """``body`` as an iterator of ``size``-byte pieces (sent chunked)."""
+    return (body[i:i + size] for i in range(0, len(body), size))
+
+
+def test_an_over_limit_batch_within_the_byte_limit_is_answered_400(
+        served, expected):
+    """A 30 MiB batch of far more than 1,024 images, within the 32 MiB byte
+    limit, sent whole by ``http.client`` (which sends the whole body before
+    it reads the answer; declared, then chunked, twice on one connection):
+    the client reads the 400 and its message, not a connection reset, and
+    the server keeps serving. Every socket operation is bounded by 60 s."""
+    big = _too_many_images(30 * MiB)
+    conn = http.client.HTTPConnection("127.0.0.1", served.port, timeout=60)
+    try:
+        for _ in range(2):
+            for chunked in (False, True):
+                conn.request("POST", PREDICT,
+                             body=_pieces(big) if chunked else big,
+                             headers=JSON, encode_chunked=chunked)
+                r = conn.getresponse()
+                answer = r.read()
+                assert r.status == 400, answer
+                assert "exceeds the batch limit" in json.loads(answer)[
+                    "error"]
+    finally:
+        conn.close()
+    _valid_request_works(served.url, expected)
+
+
 @pytest.mark.slow
-def test_over_limit_bodies_are_not_read_and_rss_stays(served, expected):
+def test_over_limit_bodies_are_not_kept_and_rss_stays(served, expected):
     """8 concurrent 30 MiB over-limit bodies, four ways; RSS after all of
     them within 50 MiB of before (739 → 1,584 MiB before the fix) over a
     warm second round, within 150 MiB over the first.
@@ -444,7 +431,7 @@ def test_over_limit_bodies_are_not_read_and_rss_stays(served, expected):
     before = _rss_mib(served.proc.pid)
     anon_before = _rss_mib(served.proc.pid, "RssAnon")
     start = time.monotonic()
-    one_round()
+    one_round()  # every socket operation bounded by _http's 30 s
     seconds = time.monotonic() - start
     time.sleep(1.0)
     after = _rss_mib(served.proc.pid)
@@ -454,7 +441,6 @@ def test_over_limit_bodies_are_not_read_and_rss_stays(served, expected):
           f"({anon_after - anon_before:+.1f}) after 4 × 8 concurrent 30+ MiB "
           f"over-limit bodies in {seconds:.1f} s")
     assert anon_after - anon_before < 50, (anon_before, anon_after)
-    assert seconds < 60
     _valid_request_works(served.url, expected)
 
 
@@ -488,7 +474,11 @@ def _slow_client(port, chunked):
 
 @pytest.mark.slow
 def test_slow_bodies_are_answered_408_and_dropped(served_2s, expected):
-    start = time.monotonic()
+    """20 bodies that never finish: each is answered 408 naming the body
+    timeout, and its connection closed. The wait is bounded by the
+    sockets' 20 s timeout; the one clock check is a lower bound, which only
+    a server answering before its timeout breaks (the client's clock starts
+    before the server's)."""
     with concurrent.futures.ThreadPoolExecutor(20) as pool:
         results = list(pool.map(_slow_client, [served_2s.port] * 20,
                                 [i % 2 for i in range(20)]))
@@ -497,9 +487,8 @@ def test_slow_bodies_are_answered_408_and_dropped(served_2s, expected):
         assert b"connection: close" in answer.lower()
         assert "not received within 2 s" in json.loads(
             answer.partition(b"\r\n\r\n")[2])["error"]
-        assert BODY_TIMEOUT - 0.5 < seconds < BODY_TIMEOUT + 5
+        assert seconds > BODY_TIMEOUT - 0.5
         assert closed
-    assert time.monotonic() - start < 20
     _valid_request_works(served_2s.url, expected)
 
 
@@ -512,7 +501,7 @@ def test_a_client_gone_mid_body_is_one_log_line(served, expected):
             s.sendall(_head(50_000) + b'{"instances": [[0, 0')
             time.sleep(0.05)
     _valid_request_works(served.url, expected)
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 60  # a bound, not a measurement
     while served.log_text()[mark:].count("disconnected") < 20:
         assert time.monotonic() < deadline, served.log_text()[mark:]
         time.sleep(0.1)
@@ -649,3 +638,14 @@ def test_bad_serve_flags_exit_2_with_one_line(flag, value, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].startswith("tfnn serve: error: argument ")
     assert flag in err[-1] and "Traceback" not in "\n".join(err)
+
+
+def test_serve_process_reports_a_server_that_exits(model_dir):
+    """The harness raises with the server's exit status and its last
+    lines, and removes its temporary log."""
+    failing = ServeProcess(model_dir, "--max-batch", 0)
+    with pytest.raises(RuntimeError, match="tfnn serve exited with 2") as err:
+        failing.start()
+    assert "tfnn serve: error: max_batch" in str(err.value)
+    assert "tfnn serve: error: max_batch" in failing.log_text()
+    assert failing.returncode == 2 and failing.log is None

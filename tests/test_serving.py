@@ -17,14 +17,12 @@ import threading
 import time
 
 import httpx
-import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from tfnn import cli, serving
 from tfnn import shipping as export
-from tfnn.models import build_mlp
 
 pytestmark = pytest.mark.usefixtures("mnist_manual_dir")
 logger = logging.getLogger(__name__)
@@ -33,26 +31,8 @@ MAX_BODY = 4 * 2**20  # the test server's bound (default: 32 MiB)
 MAX_BATCH = 1024
 
 
-def _mlp(mnist, seed, steps):
-    keras.utils.set_random_seed(seed)
-    model = build_mlp(hidden=(64,))
-    model.compile(
-        optimizer=keras.optimizers.Adam(2e-3),
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-    )
-    n = steps * 128
-    model.fit(mnist.x_train[:n], mnist.y_train[:n], batch_size=128,
-              epochs=1, verbose=0)
-    return model
-
-
 def _classes(model, x):
     return np.argmax(model.predict(x, batch_size=1000, verbose=0), axis=-1)
-
-
-@pytest.fixture(scope="module")
-def mlp(mnist):
-    return _mlp(mnist, seed=0, steps=300)
 
 
 @pytest.fixture(scope="module")
@@ -386,8 +366,8 @@ def test_concurrent_clients(server, mlp, mnist, mnist_raw):
 
 
 @pytest.mark.slow
-def test_a_new_version_dropped_into_the_folder_is_served(mlp, mnist,
-                                                         mnist_raw, tmp_path):
+def test_a_new_version_dropped_into_the_folder_is_served(
+        mlp, train_mlp, mnist, mnist_raw, tmp_path):
     base = tmp_path / "mnist"
     export.export_savedmodel(mlp, mnist.preprocessor, base)
     raw = mnist_raw[1][0][:200]
@@ -402,7 +382,7 @@ def test_a_new_version_dropped_into_the_folder_is_served(mlp, mnist,
         v1 = _classes(mlp, mnist.x_test[:200]).tolist()
         assert classes() == v1
         # Version 2: a different model, exported atomically into the folder.
-        other = _mlp(mnist, seed=1, steps=5)
+        other = train_mlp(seed=1, steps=5)
         v2 = _classes(other, mnist.x_test[:200]).tolist()
         assert v2 != v1
         export.export_savedmodel(other, mnist.preprocessor, base)

@@ -55,6 +55,10 @@ def test_shifted_accuracy_is_the_argmax_of_the_mean_softmax():
     fill = -0.3
     p = np.mean([tf.nn.softmax(model(tta.shift_images(x, dy, dx, fill)))
                  .numpy() for dy, dx in tta.offsets(1, "plus")], axis=0)
+    top2 = np.sort(p, axis=1)[:, -2:]
+    # No near tie (float32 noise across batch shapes is ~1e-7): the classes
+    # below do not depend on shifted_accuracy's batches of 24.
+    assert (top2[:, 1] - top2[:, 0]).min() > 1e-4
     y = p.argmax(1)
     y[:16] = (y[:16] + 1) % 10  # a quarter wrong on purpose
     assert shifted_accuracy(model, x, y, 1, fill, "plus",
@@ -146,5 +150,7 @@ def test_ensemble_with_shifts_exports_and_scores_from_its_savedmodel(
     assert checked["n"] == 10_000
     expected = np.mean(probabilities(ens, mnist.x_test).argmax(1)
                        == mnist.y_test)
-    assert checked["accuracy"] == pytest.approx(expected, abs=1e-12)
+    # verify accepts either class where the two best scores tie (within
+    # float32 noise across batch shapes and graphs): up to 5 such images.
+    assert checked["accuracy"] == pytest.approx(expected, abs=5e-4)
     assert checked["accuracy"] > 0.5  # far above chance (10 %)

@@ -11,6 +11,8 @@
     client      a small client for ``tfnn predict`` (NumPy and httpx only)
     grpc_api    TF Serving's gRPC API (PredictionService, ModelService) on
                 the same repository: GrpcServer (``tfnn serve --grpc-port``)
+    process     ``tfnn serve`` in its own process: ServeProcess (tests,
+                benchmarks)
 
 The server needs TensorFlow, NumPy and FastAPI only: no tfnn model or
 training code (it reads version folders through ``tfnn.shipping.versions``,
@@ -41,7 +43,7 @@ _NAMES = {
     "read_body": "tfnn.serving.protocol",
     "servable_not_found": "tfnn.serving.protocol",
     "status_response": "tfnn.serving.protocol",
-    "DEFAULT_POLL_INTERVAL": "tfnn.serving.repository",
+    "DEFAULT_POLL_INTERVAL": "tfnn.serving.protocol",
     "MAX_LOADED_VERSIONS": "tfnn.serving.repository",
     "RETRY_INTERVAL": "tfnn.serving.repository",
     "ModelRepository": "tfnn.serving.repository",
@@ -54,6 +56,7 @@ _NAMES = {
     "DEFAULT_GRPC_PORT": "tfnn.serving.grpc_api",
     "GrpcError": "tfnn.serving.grpc_api",
     "GrpcServer": "tfnn.serving.grpc_api",
+    "ServeProcess": "tfnn.serving.process",
 }
 
 __all__ = sorted(_NAMES)

@@ -15,13 +15,14 @@ models served (``GET /v1/models``) and a version's model card
 Every error, FastAPI's own included (unknown route 404, wrong method 405,
 invalid path 400), is answered ``{"error": message}``; a failure inside the
 model is a 500, and the server keeps serving after any error. The body is
-read within ``max_body_bytes`` (413), the values ``max_batch`` examples
-hold (400) and ``body_timeout`` seconds (408) before it is parsed
-(``tfnn.serving.protocol.read_body``); a request found wrong before its
-body is read (an unknown model or version) has the body read within the
-same limits before the answer, so that the answer reaches the client and
-the connection stays open (``drain_body``); one whose body breaks a limit
-is answered and the connection closed. The JSON is parsed and the model
+read within ``max_body_bytes`` (413) and ``body_timeout`` seconds (408)
+before it is parsed (``tfnn.serving.protocol.read_body``); one that breaks
+either is answered and the connection closed. A body within them that
+holds more values than ``max_batch`` examples can is read to its end
+without being kept and answered 400; a request found wrong before its body
+is read (an unknown model or version) has the body read within the same
+limits before the answer (``drain_body``): either way the answer reaches
+the client and the connection stays open. The JSON is parsed and the model
 runs in a worker thread so that neither blocks the event loop.
 
 Reference: TensorFlow Serving, "RESTful API",
@@ -301,6 +302,8 @@ def serve(model_dir, name=None, host="127.0.0.1", port=8501,
     app = create_app(model_dir, name=name, **app_kwargs)
     grpc_server = None
     if grpc_port is not None:
+        # Here, not at the top: a REST-only server (and every create_app
+        # user) does not load grpc and TF Serving's protocol buffers.
         from tfnn.serving.grpc_api import GrpcServer
 
         grpc_server = GrpcServer(

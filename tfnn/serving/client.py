@@ -6,8 +6,8 @@ or a photo of a digit, ``.jpg`` too, is made into an MNIST digit by
 ``tfnn.data.drawing``) and ``.npy`` files (one ``(28, 28)`` image or a
 batch ``(N, 28, 28)`` / ``(N, 784)``, as they are), posts them in the row format
 to ``<url>:predict`` and returns classes and probabilities. Works against
-``tfnn serve`` and TensorFlow Serving alike; needs NumPy and httpx only
-(Pillow for ``.png`` files, imported when one is read).
+``tfnn serve`` and TensorFlow Serving alike; needs NumPy, httpx and
+Pillow only.
 
 Reference: TensorFlow Serving, "RESTful API" (the row format's
 ``instances`` and ``predictions``),
@@ -21,6 +21,7 @@ from collections.abc import Sequence
 
 import httpx
 import numpy as np
+from PIL import Image
 
 from tfnn.batching import batch_slices
 
@@ -29,19 +30,8 @@ IMAGE_SIZE = 784
 PICTURES = (".png", ".jpg", ".jpeg")  # read with Pillow
 
 
-def _png(path) -> np.ndarray:
-    """A grayscale PNG as uint8 (H, W) (PIL, else matplotlib)."""
-    try:
-        from PIL import Image
-    except ImportError:  # pragma: no cover - pillow comes with matplotlib
-        import matplotlib.image
-
-        x = matplotlib.image.imread(path)  # float in [0, 1] for PNG
-        if x.ndim == 3:  # RGB(A) → luminance
-            x = x[..., :3] @ np.array([0.299, 0.587, 0.114])
-        if x.dtype.kind == "f":
-            x = np.round(x * 255.0)
-        return x.astype(np.uint8)
+def _grayscale(path) -> np.ndarray:
+    """A picture file as grayscale uint8 (H, W)."""
     with Image.open(path) as img:
         return np.asarray(img.convert("L"), dtype=np.uint8)
 
@@ -50,10 +40,12 @@ def _picture(path) -> np.ndarray:
     """A picture file as a 28×28 digit: as it is when it is 28×28, else
     made into an MNIST digit (``tfnn.data.drawing``: polarity, 20×20 box,
     centre of mass) like the drawings of ``tfnn serve``'s page."""
-    x = _png(path)
+    x = _grayscale(path)
     if x.shape == IMAGE_SHAPE:
         return x
-    from tfnn.data.drawing import mnist_style, to_ink  # NumPy only
+    # Here, not at the top: the client (``tfnn predict``) loads no other
+    # module of tfnn.data's package unless a large picture is read.
+    from tfnn.data.drawing import mnist_style, to_ink
 
     try:
         return mnist_style(to_ink(x))

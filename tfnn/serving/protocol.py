@@ -24,18 +24,22 @@ here, against the signature's dtypes and shapes, before the model runs.
 
 A request body is bounded while it is read (``read_body``), never after:
 its declared ``Content-Length`` is checked before the first byte is read,
-a streamed (chunked) body is cut off at the byte limit and at the number of
-values ``max_batch`` examples can hold (``value_limit``: a JSON document of
-``n`` leaf values has ``n - 1`` commas), and the whole body must arrive
-within ``body_timeout`` seconds. An error answered before the body is fully
-read closes the connection (``ServingError.close``), so that nothing more of
-it is read.
+a streamed (chunked) body is cut off at the byte limit, and the whole body
+must arrive within ``body_timeout`` seconds; an error answered before the
+body is fully read closes the connection (``ServingError.close``), so that
+nothing more of it is read. A body within the byte limit that holds more
+values than ``max_batch`` examples can (``value_limit``: a JSON document of
+``n`` leaf values has ``n - 1`` commas) is read to its end without being
+kept, then answered 400 on a connection that stays open: a server that
+closes on unread bytes resets the connection, and a client still sending
+its body would never read the answer.
 
 Reference: TensorFlow Serving, "RESTful API" (request and response formats,
 model status and metadata), https://www.tensorflow.org/tfx/serving/api_rest.
 
 NumPy and orjson only (the JSON parser and writer of predictions): the
-CLI reads the default limits from here for ``tfnn serve --help``.
+CLI reads the server's defaults (the limits, the poll interval) from here
+for ``tfnn serve --help``, which must not wait for TensorFlow.
 """
 
 from __future__ import annotations
@@ -58,6 +62,9 @@ logger = logging.getLogger(__name__)
 DEFAULT_MAX_BATCH = 1024  # examples per request
 DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024  # 32 MiB
 DEFAULT_BODY_TIMEOUT = 30.0  # seconds for a whole request body to arrive
+# Least seconds between scans of the model folder for new versions (TF
+# Serving's --file_system_poll_wait_seconds: 1); tfnn.serving.repository's.
+DEFAULT_POLL_INTERVAL = 1.0
 # Media types taken as JSON: JSON itself, and what clients send by default
 # for a raw text body (``curl -d`` sends application/x-www-form-urlencoded;
 # TF Serving's examples use it).
@@ -213,11 +220,13 @@ async def read_body(request, max_bytes: int,
         max_bytes: the largest body (413 beyond it).
         timeout: seconds for the whole body to arrive (408 after them).
             None: no limit.
-        max_values: ``value_limit`` (400 beyond it). None: no limit.
+        max_values: ``value_limit`` (400 beyond it, once the rest of the
+            body is read and dropped). None: no limit.
 
     Raises:
-        ServingError: 400, 408 or 413, with ``close`` set; a
-            ``ClientDisconnected`` when the client went away.
+        ServingError: 400 (too many values; the body read to its end),
+            408 or 413 (``close`` set when bytes of the body are left
+            unread); a ``ClientDisconnected`` when the client went away.
     """
     declared = _declared_length(request.headers, max_bytes)
     try:
@@ -268,23 +277,31 @@ async def _receive(receive, max_bytes: int, max_values: int | None
     # One buffer, grown in place: the pieces uvicorn hands over are freed
     # as they come (thousands of them kept alive until a join would
     # fragment the heap, which then keeps its size after the request).
-    body, commas, more = bytearray(), 0, True
+    # Past the value limit the rest of the body is read and dropped (the
+    # 400 comes after it): closing with a body within the byte limit unread
+    # would reset the connection before the client reads its answer.
+    body, size, commas, more = bytearray(), 0, 0, True
+    too_many = False
     while more:
         message = await receive()
         if message["type"] == "http.disconnect":
-            raise ClientDisconnected(f"after {len(body)} body bytes")
+            raise ClientDisconnected(f"after {size} body bytes")
         chunk = message.get("body", b"")
         more = message.get("more_body", False)
-        if len(body) + len(chunk) > max_bytes:
+        size += len(chunk)
+        if size > max_bytes:
             raise ServingError(413, f"Request body exceeds the limit of "
                                f"{max_bytes} bytes", close=more)
-        if max_values is not None:
+        if max_values is not None and not too_many:
             commas += chunk.count(b",")
-            if commas > max_values + _COMMA_SLACK:
-                raise ServingError(
-                    400, f"Request exceeds the batch limit: more than "
-                    f"{max_values} values", close=more)
-        body += chunk
+            too_many = commas > max_values + _COMMA_SLACK
+            if too_many:
+                body = bytearray()  # freed: nothing more is kept
+        if not too_many:
+            body += chunk
+    if too_many:
+        raise ServingError(400, f"Request exceeds the batch limit: more "
+                           f"than {max_values} values")
     return body
 
 

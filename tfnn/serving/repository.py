@@ -18,10 +18,6 @@ change to the trainer can break it.
 Reference: TensorFlow Serving's ``FileSystemStoragePathSource`` (polling,
 ``--file_system_poll_wait_seconds``, default 1 s) and ``ServableState``
 (the status's states), https://www.tensorflow.org/tfx/serving/api_rest.
-
-TensorFlow is imported inside the functions that load or run a SavedModel:
-the CLI reads ``DEFAULT_POLL_INTERVAL`` from here for ``tfnn serve
---help``, which must not wait for TensorFlow.
 """
 
 from __future__ import annotations
@@ -36,9 +32,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import tensorflow as tf
 from google.protobuf import json_format
+from tensorflow.core.framework import types_pb2
+from tensorflow.core.protobuf import saved_model_pb2
 
 from tfnn.serving.protocol import (
+    DEFAULT_POLL_INTERVAL,
     Signature,
     TensorInfo,
     bad_request,
@@ -55,7 +55,6 @@ from tfnn.shipping.versions import (
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_POLL_INTERVAL = 1.0  # seconds between folder scans (TF Serving: 1)
 RETRY_INTERVAL = 10.0  # seconds before a failed version is loaded again
 MAX_LOADED_VERSIONS = 3  # the newest plus recently requested older ones
 
@@ -78,8 +77,6 @@ class Servable:
 
 def _signature_defs(path: str) -> dict[str, Any]:
     """The SignatureDef map of ``saved_model.pb`` as TF Serving prints it."""
-    from tensorflow.core.protobuf import saved_model_pb2
-
     proto = saved_model_pb2.SavedModel()
     with open(os.path.join(path, SAVED_MODEL_FILE), "rb") as fh:
         proto.ParseFromString(fh.read())
@@ -102,9 +99,6 @@ def _signature_defs(path: str) -> dict[str, Any]:
 
 def _tensor_info(name: str, spec) -> TensorInfo:
     """A signature input's or output's dtype and static shape."""
-    import tensorflow as tf
-    from tensorflow.core.framework import types_pb2
-
     dtype = tf.dtypes.as_dtype(spec.dtype)
     shape = None if spec.shape.rank is None else spec.shape.as_list()
     return TensorInfo(
@@ -173,8 +167,6 @@ def run_signature(sig: Signature, arrays: dict[str, np.ndarray]):
     A shape the graph rejects (TF's ``InvalidArgumentError``, e.g. the
     export's "784 values" check) is answered 400 with TF's message.
     """
-    import tensorflow as tf
-
     try:
         out = sig.fn(**{n: tf.constant(a) for n, a in arrays.items()})
     except tf.errors.InvalidArgumentError as err:

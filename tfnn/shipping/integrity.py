@@ -16,9 +16,6 @@ What ``tf.saved_model.load`` reads, file by file, and what goes wrong::
 file is to blame. ``tfnn verify`` checks first; the server
 (``tfnn.serving.repository``) loads first and checks only when a load
 fails, so an intact version costs nothing more.
-
-TensorFlow is imported inside the functions: the server imports this module
-with ``tfnn.shipping.versions`` and no export code.
 """
 
 from __future__ import annotations
@@ -26,6 +23,10 @@ from __future__ import annotations
 import glob
 import os
 import re
+
+import tensorflow as tf
+from google.protobuf.message import DecodeError
+from tensorflow.core.protobuf import saved_model_pb2
 
 from tfnn.shipping.versions import (
     SAVED_MODEL_FILE,
@@ -46,9 +47,6 @@ def one_line(err: BaseException, most: int = 300) -> str:
 
 
 def _check_graph(version_dir: str) -> None:
-    from google.protobuf.message import DecodeError
-    from tensorflow.core.protobuf import saved_model_pb2
-
     path = os.path.join(version_dir, SAVED_MODEL_FILE)
     try:
         with open(path, "rb") as fh:
@@ -70,8 +68,6 @@ def _check_graph(version_dir: str) -> None:
 
 
 def _check_variables(version_dir: str) -> None:
-    import tensorflow as tf
-
     prefix = os.path.join(version_dir, VARIABLES_PREFIX)
     index = prefix + ".index"
     if not os.path.isfile(index):
@@ -112,8 +108,6 @@ def load_savedmodel(version_dir):
         SavedModelError: the SavedModel cannot be loaded: the damaged file
             (``check_savedmodel``), else TensorFlow's reason, in one line.
     """
-    import tensorflow as tf
-
     version_dir = os.fspath(version_dir)
     try:
         return tf.saved_model.load(version_dir)

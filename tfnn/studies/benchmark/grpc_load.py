@@ -1,6 +1,7 @@
 """Serving speed over gRPC: ``tfnn serve --grpc-port`` in its own process
-under a loopback load, beside the same requests over REST and an in-process
-call of the same SavedModel, all in one run.
+(``tfnn.serving.process.ServeProcess``) under a loopback load, beside the
+same requests over REST and an in-process call of the same SavedModel, all
+in one run.
 
 Each request is built once (a ``PredictRequest`` holding the images as a
 float32 ``TensorProto``; a REST body of the images as JSON integers, as
@@ -22,92 +23,19 @@ from __future__ import annotations
 
 import json
 import os
-import socket
-import subprocess
-import sys
 import time
 
 import grpc
 import httpx
 import numpy as np
 import tensorflow as tf
-from tensorflow_serving.apis import (
-    get_model_status_pb2,
-    model_service_pb2_grpc,
-    predict_pb2,
-    prediction_service_pb2_grpc,
-)
+from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 
 from tfnn import data
+from tfnn.serving.process import ServeProcess
 from tfnn.shipping import list_versions
 
 TIMEOUT = 30.0  # seconds, every request
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class ServeProcess:
-    """``tfnn serve --grpc-port`` in its own process on free loopback ports.
-
-    A server in a thread of the client's process would share its GIL with
-    the client and its latency would measure their turn-taking; users run
-    the server as a process, so that is what is timed. Ready when gRPC's
-    ``GetModelStatus`` answers.
-
-    Attributes (inside ``with``): ``name``, ``target`` (gRPC ``host:port``),
-    ``rest_url`` (``http://…/v1/models/<name>``).
-    """
-
-    def __init__(self, model_dir, timeout=180.0, extra_args=()):
-        self.model_dir, self.timeout = model_dir, timeout
-        self.extra_args = list(extra_args)
-
-    def __enter__(self):
-        rest_port, grpc_port = _free_port(), _free_port()
-        self.name = os.path.basename(os.path.normpath(self.model_dir))
-        self.target = f"127.0.0.1:{grpc_port}"
-        self.rest_url = f"http://127.0.0.1:{rest_port}/v1/models/{self.name}"
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tfnn.cli", "serve", "--model-dir",
-             os.fspath(self.model_dir), "--port", str(rest_port),
-             "--grpc-port", str(grpc_port), *self.extra_args],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            self._wait_ready()
-        except BaseException:
-            self.__exit__()
-            raise
-        return self
-
-    def _wait_ready(self) -> None:
-        request = get_model_status_pb2.GetModelStatusRequest()
-        request.model_spec.name = self.name
-        deadline = time.monotonic() + self.timeout
-        with grpc.insecure_channel(self.target) as channel:
-            stub = model_service_pb2_grpc.ModelServiceStub(channel)
-            while time.monotonic() < deadline:
-                if self.proc.poll() is not None:
-                    raise RuntimeError("tfnn serve exited with "
-                                       f"{self.proc.returncode}")
-                try:
-                    stub.GetModelStatus(request, timeout=2)
-                    httpx.get(self.rest_url, timeout=2).raise_for_status()
-                    return
-                except (grpc.RpcError, httpx.HTTPError):
-                    time.sleep(0.2)
-        raise RuntimeError(f"tfnn serve did not answer in {self.timeout} s")
-
-    def __exit__(self, *exc):
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(10)
 
 
 # --------------------------------------------------------------------------
@@ -218,13 +146,13 @@ def grpc_serving_speed(model_dir, requests=200, batches=(1, 100),
     """
     x = data.load_arrays("mnist", "test")[0] if images is None else images
     out = {}
-    with ServeProcess(model_dir) as server, \
+    with ServeProcess(model_dir, grpc=True) as server, \
             grpc.insecure_channel(server.target) as channel, \
             httpx.Client(timeout=TIMEOUT) as client:
         for b in batches:
             calls = {
                 "inprocess": inprocess_call(model_dir, x[:b]),
-                "rest": rest_predict_call(client, server.rest_url, x[:b]),
+                "rest": rest_predict_call(client, server.model_url, x[:b]),
                 "grpc": grpc_predict_call(channel, server.name, x[:b]),
             }
             times = interleaved(calls, requests)

@@ -1,12 +1,10 @@
-"""Serving speed: ``tfnn serve`` in its own process under a loopback HTTP
-load, beside an in-process call of the same SavedModel."""
+"""Serving speed: ``tfnn serve`` in its own process
+(``tfnn.serving.process.ServeProcess``) under a loopback HTTP load, beside
+an in-process call of the same SavedModel."""
 
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
 import time
 
 import httpx
@@ -14,51 +12,8 @@ import numpy as np
 import tensorflow as tf
 
 from tfnn import data
+from tfnn.serving.process import ServeProcess
 from tfnn.shipping import list_versions
-
-
-class _ServerProcess:
-    """``tfnn serve`` in its own process on a free loopback port.
-
-    A server in a thread of the client's own process would share its GIL
-    with the client and TensorFlow's threads and its latency would measure
-    their turn-taking; users run the server as a process, so that is what
-    is timed.
-    """
-
-    def __init__(self, model_dir, timeout=180.0):
-        self.model_dir, self.timeout = model_dir, timeout
-
-    def __enter__(self):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        self.name = os.path.basename(os.path.normpath(self.model_dir))
-        self.url = f"http://127.0.0.1:{port}/v1/models/{self.name}"
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tfnn.cli", "serve", "--model-dir",
-             self.model_dir, "--port", str(port)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + self.timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError("tfnn serve exited with "
-                                   f"{self.proc.returncode}")
-            try:
-                if httpx.get(self.url, timeout=2).status_code == 200:
-                    return self
-            except httpx.TransportError:
-                pass
-            time.sleep(0.2)
-        self.__exit__()
-        raise RuntimeError(f"tfnn serve did not answer in {self.timeout} s")
-
-    def __exit__(self, *exc):
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
 
 
 def _latencies(call, requests, *args):
@@ -85,9 +40,9 @@ def serving_speed(model_dir, requests=200, batches=(1, 100), splits=None):
         return fn(images=images)["classes"].numpy()
 
     out = {}
-    with _ServerProcess(model_dir) as server, \
+    with ServeProcess(model_dir) as server, \
             httpx.Client(timeout=30) as client:
-        url = f"{server.url}:predict"
+        url = f"{server.model_url}:predict"
 
         def post(body):
             client.post(url, json=body).raise_for_status()
