@@ -168,3 +168,16 @@ def test_notes_map_covers_the_five_notes_and_their_notebooks():
     slugs = {github_slug(h) for h in re.findall(r"^## (.+)$", notes, re.M)}
     inner = set(re.findall(r"\]\(#([^)]+)\)", notes))
     assert len(inner) == 5 and inner <= slugs, sorted(inner - slugs)
+
+
+def test_registry_keys_in_the_readme_and_the_notes_map_exist():
+    import tfnn
+
+    text = README + (REPO / "docs" / "notes.md").read_text()
+    calls = re.findall(r"\b(activations|initializers|optimizers)\.get\("
+                       r"([^)]*)\)", text)
+    assert len(calls) >= 30, len(calls)
+    wrong = [(module, key) for module, args in calls
+             for key in re.findall(r'"(\w+)"', args)
+             if key not in getattr(tfnn, module).names()]
+    assert not wrong, wrong
