@@ -310,17 +310,57 @@ def test_the_length_check_measures_def_to_last_line():
     assert long_functions(tree) == [("f", 1, MAX_FUNCTION_LINES + 1)]
 
 
-def test_readme_layout_names_every_package_and_module_on_disk():
+def readme_layout(readme: str) -> dict[str, set[str]]:
+    """The README's Layout table: package → the names in its modules column
+    (``tfnn/`` lists the top-level modules; a subpackage ends in ``/``)."""
     import re
 
-    readme = (ROOT.parent / "README.md").read_text()
     table = readme[readme.index("## Layout"):]
     table = table[:table.index("\n## ") if "\n## " in table else None]
-    named = set(re.findall(r"`(tfnn/[\w/.]*)`", table))
-    for path in named:
-        assert (ROOT.parent / path).exists(), f"README names {path}"
-    on_disk = {f"tfnn/{p.name}/" for p in ROOT.iterdir()
-               if (p / "__init__.py").exists()}
-    on_disk |= {f"tfnn/{p.name}" for p in ROOT.glob("*.py")
-                if p.name not in ("__init__.py", "__main__.py")}
-    assert on_disk <= named, sorted(on_disk - named)
+    rows = {}
+    for line in table.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 3 and re.fullmatch(r"`tfnn/[\w/]*`", cells[0]):
+            rows[cells[0].strip("`")] = set(
+                re.findall(r"`([\w]+/?)`", cells[1]))
+    return rows
+
+
+def package_contents(folder: Path, with_packages: bool = True) -> set[str]:
+    """Module names of ``folder`` (and its subpackages as ``name/``)."""
+    names = {p.stem for p in folder.glob("*.py")
+             if p.stem not in ("__init__", "__main__")}
+    if with_packages:
+        names |= {f"{p.name}/" for p in folder.iterdir()
+                  if (p / "__init__.py").exists()}
+    return names
+
+
+def test_readme_layout_names_every_package_and_module_on_disk():
+    rows = readme_layout((ROOT.parent / "README.md").read_text())
+    packages = {f"tfnn/{p.name}/" for p in ROOT.iterdir()
+                if (p / "__init__.py").exists()}
+    assert set(rows) == {"tfnn/"} | packages, sorted(
+        set(rows) ^ ({"tfnn/"} | packages))
+    for package, named in rows.items():
+        on_disk = package_contents(ROOT.parent / package,
+                                   with_packages=package != "tfnn/")
+        assert named == on_disk, (package, "not on disk:",
+                                  sorted(named - on_disk), "not named:",
+                                  sorted(on_disk - named))
+
+
+def test_readme_layout_reader_sees_a_missing_module(tmp_path):
+    readme = ("## Layout\n\n| package | modules | what |\n|---|---|---|\n"
+              "| `tfnn/` | `config` | x |\n| `tfnn/nn/` | `layers` `rbm/` "
+              "| y |\n| `tests/` | – | z |\n\n## Next\n"
+              "| `tfnn/a/` | `b` | c |\n")
+    assert readme_layout(readme) == {"tfnn/": {"config"},
+                                     "tfnn/nn/": {"layers", "rbm/"}}
+    (tmp_path / "rbm").mkdir()
+    (tmp_path / "rbm" / "__init__.py").write_text("")
+    for name in ("layers.py", "init.py", "__main__.py"):
+        (tmp_path / name).write_text("")
+    assert package_contents(tmp_path) == {"layers", "init", "rbm/"}
+    assert package_contents(tmp_path, with_packages=False) == {"layers",
+                                                               "init"}

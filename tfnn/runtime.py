@@ -8,7 +8,7 @@ default (CPUs with AVX-512 VNNI/AMX and the like) or where
 (AVX2 machines) convolutions run on Eigen's kernels. oneDNN's convolutions
 are the faster ones for the benchmark CNN, while the XLA-compiled dense
 step gains nothing from them (``python scripts/benchmark.py`` measures both;
-the figures are in README's performance section, not here, because they
+the figures are in docs/performance.md, not here, because they
 belong to one machine). The switch is per process, so it is
 decided from the model before TensorFlow loads: :func:`prefer_kernels_for`
 turns oneDNN on for convolutional models and leaves everything else (and

@@ -18,7 +18,7 @@ the median over the remaining epochs. Achieved GFLOP/s is examples/s times
 the model's training FLOPs per example (forward 2 FLOPs per multiply-add,
 backward twice the forward), compared with a float32 matrix product's rate
 measured in the same run. Ratios, never absolute numbers, are meant to be
-compared; tests never depend on them (measurements: README, docs/).
+compared; tests never depend on them (measurements: docs/performance.md).
 
 The CNN runs twice, each in a fresh process (:func:`in_subprocess`): with
 oneDNN's kernels, which ``tfnn train --arch cnn`` turns on

@@ -2,7 +2,7 @@
 
 Chosen on the validation split (the 5,000 images ``tfnn.data.load`` holds
 out), never on the test set; the figures behind each choice are in
-README's Speedrun section. Plain dicts (the fields of
+docs/performance.md's speedrun section. Plain dicts (the fields of
 :class:`~tfnn.config.ModelConfig` and :class:`~tfnn.training.TrainConfig`),
 so the PyTorch rows of the benchmark read the same recipe without
 importing TensorFlow.
