@@ -11,7 +11,7 @@
  *   box:     rows and columns holding ink >= 128
  *   size:    m = max(h, w); nh = floor(20*h/m + 1/2), nw likewise (>= 1)
  *   resize:  area averaging, R[i][k] = |[i*s, (i+1)*s] ∩ [k, k+1]| / s
- *   centre:  offset = floor(14 - com + 1/2 + 1e-7), com in index coords
+ *   center:  offset = floor(14 - com + 1/2 + 1e-7), com in index coords
  *   round:   floor(v + 1/2), clipped to 0..255
  *
  * Works in the page (window.tfnnDrawing) and in node (module.exports).
@@ -82,11 +82,11 @@
     return out;
   }
 
-  function centreOffset(com) {
+  function centerOffset(com) {
     return Math.floor(CENTRE - com + 0.5 + TIE_BREAK);
   }
 
-  /* The 20-box digit's centre of mass [cy, cx], index coordinates. */
+  /* The 20-box digit's center of mass [cy, cx], index coordinates. */
   function centerOfMass(digit, nh, nw) {
     var total = 0, sy = 0, sx = 0;
     for (var i = 0; i < nh; i++) {
@@ -119,7 +119,7 @@
     var size = boxSize(h, w), nh = size[0], nw = size[1];
     var digit = areaResize(crop, h, w, nh, nw);
     var com = centerOfMass(digit, nh, nw);
-    var oy = centreOffset(com[0]), ox = centreOffset(com[1]);
+    var oy = centerOffset(com[0]), ox = centerOffset(com[1]);
     var field = new Float64Array(FIELD * FIELD);
     var pixels = new Uint8Array(FIELD * FIELD);
     for (var i = 0; i < nh; i++) {
