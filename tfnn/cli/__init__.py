@@ -2,6 +2,10 @@
 commands in ``tfnn.cli.commands``; ``flags`` turns config dataclasses into
 argparse options."""
 
-from tfnn.cli.main import main
+from tfnn.lazy import lazy_exports
 
-__all__ = ["main"]
+_EXPORTS = {
+    "main": "tfnn.cli.router",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -18,66 +18,30 @@ tensorflow_datasets are imported inside the functions that need them
 names below never wait for TensorFlow.
 """
 
-from tfnn.data.pipeline import (
-    Splits,
-    load,
-    make_dataset,
-    num_batches,
-    prefetch,
-    split_arrays,
-)
-from tfnn.data.preprocessing import (
-    PREPROCESSING,
-    Preprocessor,
-    check_preprocessing,
-)
-from tfnn.data.sources import (
-    DATA_DIR_ENV,
-    DATASETS,
-    MANUAL_DIR_ENV,
-    NUM_CLASSES,
-    OFFICIAL_FILES,
-    SPLITS,
-    TFDS_VERSIONS,
-    CorruptDataError,
-    MissingDataError,
-    check_dataset,
-    check_official_file,
-    load_arrays,
-    prepare,
-    read_decoded,
-    read_official,
-    resolve_data_dir,
-    resolve_manual_dir,
-    tfds_data_dir,
-)
+from tfnn.lazy import lazy_exports
 
-__all__ = [
-    "DATASETS",
-    "DATA_DIR_ENV",
-    "MANUAL_DIR_ENV",
-    "NUM_CLASSES",
-    "OFFICIAL_FILES",
-    "PREPROCESSING",
-    "SPLITS",
-    "TFDS_VERSIONS",
-    "CorruptDataError",
-    "MissingDataError",
-    "Preprocessor",
-    "Splits",
-    "check_dataset",
-    "check_official_file",
-    "check_preprocessing",
-    "load",
-    "load_arrays",
-    "make_dataset",
-    "num_batches",
-    "prefetch",
-    "prepare",
-    "read_decoded",
-    "read_official",
-    "resolve_data_dir",
-    "resolve_manual_dir",
-    "split_arrays",
-    "tfds_data_dir",
-]
+_EXPORTS = {
+    "Splits": "tfnn.data.pipeline",
+    "load": "tfnn.data.pipeline",
+    "make_dataset": "tfnn.data.pipeline",
+    "num_batches": "tfnn.data.pipeline",
+    "prefetch": "tfnn.data.pipeline",
+    "split_arrays": "tfnn.data.pipeline",
+    "PREPROCESSING": "tfnn.data.preprocessing",
+    "Preprocessor": "tfnn.data.preprocessing",
+    "CorruptDataError": "tfnn.data.sources",
+    "DATASETS": "tfnn.data.sources",
+    "DATA_DIR_ENV": "tfnn.data.sources",
+    "MANUAL_DIR_ENV": "tfnn.data.sources",
+    "MissingDataError": "tfnn.data.sources",
+    "OFFICIAL_FILES": "tfnn.data.sources",
+    "TFDS_VERSIONS": "tfnn.data.sources",
+    "check_official_file": "tfnn.data.sources",
+    "load_arrays": "tfnn.data.sources",
+    "prepare": "tfnn.data.sources",
+    "read_decoded": "tfnn.data.sources",
+    "read_official": "tfnn.data.sources",
+    "resolve_manual_dir": "tfnn.data.sources",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -18,7 +18,7 @@ import re
 import keras
 import numpy as np
 
-from tfnn.batching import DEFAULT_BATCH, map_batches
+from tfnn.batched_inference import DEFAULT_BATCH, map_batches
 from tfnn.models.tta import MeanOverCopies, ShiftCopies
 
 

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 import httpx
 import numpy as np
 
-from tfnn.batching import batch_slices
+from tfnn.batched_inference import batch_slices
 
 IMAGE_SHAPE = (28, 28)
 IMAGE_SIZE = 784

@@ -20,7 +20,10 @@ from tfnn.config import (
     ModelConfig,
     load_config_file,
 )
-from tfnn.runtime import prefer_kernels_for
+from tfnn.runtime import (
+    import_tensorflow_without_matplotlib,
+    prefer_kernels_for,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -38,7 +41,9 @@ def before_tensorflow(argv) -> None:
     data those arguments choose starts loading on a thread while
     TensorFlow imports (:func:`tfnn.data.prefetch`; the run's ``load``
     takes it when its arguments turn out the same, and reads afresh
-    otherwise)."""
+    otherwise); then TensorFlow and Keras are imported without matplotlib
+    (:func:`tfnn.runtime.import_tensorflow_without_matplotlib`: this
+    process never calls Keras's gallery helpers)."""
     peek = argparse.ArgumentParser(add_help=False)
     for flag in ("arch", "config", *DATA_FLAGS):
         peek.add_argument("--" + flag.replace("_", "-"), dest=flag)
@@ -57,6 +62,7 @@ def before_tensorflow(argv) -> None:
                        or "mlp")
     if not known.help:
         _prefetch(known, sections.get("train", {}))
+    import_tensorflow_without_matplotlib()
 
 
 def _prefetch(known, train_section: dict) -> None:
