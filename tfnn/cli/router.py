@@ -111,6 +111,9 @@ def build_parser(commands=None) -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
+    """The ``tfnn`` command: ``argv`` (default: ``sys.argv[1:]``) routed
+    to its command. Returns the exit status; bad input exits 2 with one
+    line naming what is wrong."""
     argv = list(sys.argv[1:] if argv is None else argv)
     # TensorFlow's INFO/WARNING logs (oneDNN notices …) stay quiet in the
     # command's process unless the user asked for them.
