@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -344,8 +345,6 @@ def test_the_length_check_measures_def_to_last_line():
 
 
 def test_readme_layout_names_every_package_and_module_on_disk():
-    import re
-
     readme = (ROOT.parent / "README.md").read_text()
     table = readme[readme.index("## Layout"):]
     table = table[:table.index("\n## ") if "\n## " in table else None]

@@ -9,6 +9,9 @@ import sys
 import pytest
 
 import tfnn
+from tfnn.cli.router import distribution_version
+from tfnn.provenance import command_line
+from tfnn.registry import Registry
 
 
 def test_import_tfnn_is_silent_and_needs_no_network():
@@ -89,8 +92,6 @@ def test_public_api_is_reexported():
 
 
 def test_registry_get_names_and_errors():
-    from tfnn.registry import Registry
-
     reg = Registry("thing")
     reg.add("alpha", lambda scale=1: ("alpha", scale))
     assert reg.names() == ["alpha"]
@@ -135,8 +136,6 @@ def test_version_names_tfnn_tensorflow_and_keras_without_importing_them():
 
 
 def test_version_of_a_missing_distribution():
-    from tfnn.cli.router import distribution_version
-
     assert distribution_version("no-such-distribution-here") == \
         "not installed"
     assert distribution_version("no-such-distribution-here", "keras") == \
@@ -154,8 +153,6 @@ def test_cli_unknown_key_is_a_clear_error_not_a_traceback():
 
 
 def test_command_line_is_what_a_user_would_type_again():
-    from tfnn.provenance import command_line
-
     assert command_line(["/venv/bin/tfnn", "train", "--epochs", "2"]) == \
         "tfnn train --epochs 2"
     assert command_line(["/repo/tfnn/cli/__main__.py", "train"]) == \

@@ -7,7 +7,10 @@ import os
 import subprocess
 import sys
 
+import keras
+import matplotlib.pyplot
 import pytest
+import tensorflow  # noqa: F401  (this process imported it long ago)
 
 from tfnn import runtime
 
@@ -35,8 +38,6 @@ def test_onednn_for_convnets_only():
 
 
 def test_too_late_once_tensorflow_is_imported(monkeypatch):
-    import tensorflow  # noqa: F401
-
     monkeypatch.delenv(runtime.ONEDNN, raising=False)
     assert runtime.prefer_kernels_for("cnn") is None
     assert runtime.ONEDNN not in os.environ
@@ -109,9 +110,6 @@ def test_keras_imports_without_matplotlib_and_tfnn_still_draws(call,
 
 def test_nothing_is_held_back_once_matplotlib_or_keras_is_loaded():
     # This process imported both long ago: Keras keeps its helpers.
-    import keras
-    import matplotlib.pyplot
-
     assert runtime.import_tensorflow_without_matplotlib() is False
     gallery = keras.visualization.plot_image_gallery
     assert gallery.__globals__["plt"] is matplotlib.pyplot
