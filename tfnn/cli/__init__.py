@@ -1,6 +1,7 @@
-"""The ``tfnn`` command line (the top of the house): ``main`` routes to the
-commands in ``tfnn.cli.commands``; ``flags`` turns config dataclasses into
-argparse options."""
+"""The ``tfnn`` command line (the top of the house): ``main`` (in
+``router``) routes to the commands in ``tfnn.cli.commands``; ``flags``
+turns config dataclasses into argparse options. ``python -m tfnn`` and
+``python -m tfnn.cli`` run it too."""
 
 from tfnn.lazy import lazy_exports
 
