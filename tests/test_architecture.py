@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -19,8 +20,8 @@ ROOT = Path(__file__).resolve().parents[1] / "tfnn"
 
 # Bottom to top; a module may import from its own layer and those before it.
 LAYERS = [
-    ("tfnn", "tfnn.atomic_json", "tfnn.batching", "tfnn.config",
-     "tfnn.config_files", "tfnn.provenance", "tfnn.registry",
+    ("tfnn", "tfnn.atomic_json", "tfnn.batched_inference", "tfnn.config",
+     "tfnn.config_files", "tfnn.lazy", "tfnn.provenance", "tfnn.registry",
      "tfnn.runtime"),
     ("tfnn.nn",),
     ("tfnn.data",),
@@ -29,23 +30,9 @@ LAYERS = [
     ("tfnn.shipping",),
     ("tfnn.serving",),
     ("tfnn.studies",),
-    ("tfnn.cli",),
+    # ``python -m tfnn`` is the command line: beside it, at the top.
+    ("tfnn.cli", "tfnn.__main__"),
 ]
-# tfnn/__init__.py's lazy names: ``from tfnn import X`` means this module.
-LAZY = {
-    "activations": "tfnn.nn.activations",
-    "initializers": "tfnn.nn.initializers",
-    "layers": "tfnn.nn.layers",
-    "optimizers": "tfnn.nn.optimizers",
-    "schedules": "tfnn.nn.schedules",
-    "ModelConfig": "tfnn.config",
-    "TrainConfig": "tfnn.training",
-    "build_model": "tfnn.models",
-    "build_mlp": "tfnn.models",
-    "build_cnn": "tfnn.models",
-    "Trainer": "tfnn.training",
-    "History": "tfnn.training",
-}
 # Private names of other libraries that tfnn has to touch, with the reason.
 FOREIGN_PRIVATE = {
     # tfds has no public switch to keep its builders off Google Cloud
@@ -63,6 +50,16 @@ FOREIGN_PRIVATE = {
 }
 
 
+def lazy_exports_of(path: Path) -> dict:
+    """A package's ``_EXPORTS`` table (tfnn.lazy): name -> the module it
+    is imported from."""
+    for node in ast.parse(path.read_text()).body:
+        if (isinstance(node, ast.Assign) and len(node.targets) == 1
+                and getattr(node.targets[0], "id", "") == "_EXPORTS"):
+            return ast.literal_eval(node.value)
+    return {}
+
+
 def module_name(path: Path) -> str:
     parts = list(path.relative_to(ROOT.parent).with_suffix("").parts)
     if parts[-1] == "__init__":
@@ -71,6 +68,24 @@ def module_name(path: Path) -> str:
 
 
 MODULES = {module_name(p): p for p in sorted(ROOT.rglob("*.py"))}
+
+
+def exports():
+    """package -> its ``_EXPORTS`` table, for every package in MODULES."""
+    return {name: lazy_exports_of(path) for name, path in MODULES.items()
+            if path.name == "__init__.py"}
+
+
+def resolve(package: str, name: str, tables=None) -> str | None:
+    """The module that ``from package import name`` loads in the end,
+    through the packages' lazy exports; None when ``name`` is not one."""
+    tables = exports() if tables is None else tables
+    where = tables.get(package, {}).get(name)
+    if where is None:
+        return None
+    if where == package:
+        return f"{package}.{name}"
+    return resolve(where, name, tables) or where
 
 
 def is_package(name: str) -> bool:
@@ -93,6 +108,7 @@ def imports_of(name: str):
     """(line, imported tfnn module, imported names) for every import in the
     module, at top level or inside functions."""
     tree = ast.parse(MODULES[name].read_text())
+    tables = exports()
     package = name if is_package(name) else name.rpartition(".")[0]
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
@@ -110,8 +126,9 @@ def imports_of(name: str):
             names = tuple(a.name for a in node.names)
             for imported in names:
                 sub = f"{base}.{imported}"
-                if base == "tfnn" and imported in LAZY:
-                    yield node.lineno, LAZY[imported], ()
+                lazy = resolve(base, imported, tables)
+                if lazy is not None and lazy != base:
+                    yield node.lineno, lazy, ()
                 elif sub in MODULES:
                     yield node.lineno, sub, ()
                 else:
@@ -128,10 +145,24 @@ def test_every_module_is_in_a_layer():
     assert len(MODULES) > 50  # the walk found the package
     unplaced = [name for name in MODULES if not placed(name)]
     assert unplaced == [], f"modules in no layer of LAYERS: {unplaced}"
-    # the entry point (python -m tfnn.cli) is part of the top layer; the
-    # package root has none, so nothing below the command line imports it
+    # the entry points (python -m tfnn, python -m tfnn.cli) are part of
+    # the top layer, so nothing below the command line imports them
     assert layer("tfnn.cli.__main__") == len(LAYERS) - 1
-    assert "tfnn.__main__" not in MODULES
+    assert layer("tfnn.__main__") == len(LAYERS) - 1
+
+
+def test_lazy_exports_name_modules_that_exist():
+    tables = exports()
+    assert set(tables) == {n for n in MODULES if is_package(n)}
+    wrong = [f"{package}: {name} -> {where}"
+             for package, table in tables.items()
+             for name, where in table.items()
+             if resolve(package, name, tables) not in MODULES
+             and where not in MODULES]
+    assert not wrong, wrong
+    # The exports resolve to modules (so the layer checks see them).
+    assert resolve("tfnn", "Trainer", tables) == "tfnn.training.trainer"
+    assert resolve("tfnn", "activations", tables) == "tfnn.nn.activations"
 
 
 def test_imports_point_down():
@@ -226,6 +257,10 @@ def test_nothing_imports_keras_internals():
              for line, target, _ in imports_of(name)
              if target == "keras.src" or target.startswith("keras.src.")]
     assert not wrong, wrong
+    # Not even by string (importlib, sys.modules look-ups).
+    named = [name for name, path in MODULES.items()
+             if "keras" + ".src" in path.read_text()]
+    assert not named, named
 
 
 def test_library_never_switches_the_matplotlib_backend():

@@ -22,7 +22,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 @pytest.mark.slow
 def test_augmentation_moves_training_images_and_passes_inference_through():
-    from tfnn.training import fast_path_jit
+    from tfnn.training.loop_choice import fast_path_jit
 
     cfg = ModelConfig(hidden=(16,), augment_shift=0.1, augment_rotation=10,
                       initializer_kwargs={"seed": 3})

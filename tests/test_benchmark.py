@@ -5,6 +5,7 @@ import math
 import pytest
 
 from tfnn.studies import benchmark
+from tfnn.studies.benchmark.profile import tfnn_step_parts, torch_step_parts
 
 
 def test_flops_per_example_formulas():
@@ -205,7 +206,7 @@ def test_profiled_step_is_the_fast_paths_step(mnist):
     for t in (reference, split):
         t.model.set_weights(profiled.model.get_weights())
 
-    parts = benchmark.tfnn_step_parts(profiled, x, y, order, b)
+    parts = tfnn_step_parts(profiled, x, y, order, b)
     parts["forward"](2)
     parts["forward_backward"](2)
     parts["gather"](3)
@@ -224,7 +225,7 @@ def test_profiled_step_is_the_fast_paths_step(mnist):
     assert int(profiled.optimizer.iterations) == 1
 
     # the two halves: gradients at the start, then one Adam apply
-    benchmark.tfnn_step_parts(split, x, y, order, b)["apply"](1)
+    tfnn_step_parts(split, x, y, order, b)["apply"](1)
     for w, w_ref in zip(_weights(split), _weights(reference)):
         np.testing.assert_allclose(w, w_ref, rtol=1e-5, atol=1e-7)
 
@@ -232,7 +233,7 @@ def test_profiled_step_is_the_fast_paths_step(mnist):
 def test_torch_step_parts_train(mnist):
     pytest.importorskip("torch")
     x, y = mnist.x_train[:256], mnist.y_train[:256]
-    parts = benchmark.torch_step_parts("cnn", x, y, list(range(256)), 32)
+    parts = torch_step_parts("cnn", x, y, list(range(256)), 32)
     assert set(parts) == set(benchmark.PROFILE_PARTS)
     params = list(parts["step"].model.parameters())
     start = [p.detach().clone() for p in params]

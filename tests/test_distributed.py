@@ -36,7 +36,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfnn.cli.main import main
+from tfnn.cli.router import main
 from tfnn.models import build_mlp, load_model
 from tfnn.training import cluster as tfnn_cluster
 from tfnn.training import keras_fit, sharding

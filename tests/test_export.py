@@ -22,6 +22,7 @@ from tfnn import cli
 from tfnn import shipping as export
 from tfnn.config import ModelConfig
 from tfnn.models import build_mlp, build_model
+from tfnn.shipping import versions
 
 pytestmark = pytest.mark.usefixtures("mnist_manual_dir")
 # Probabilities (in [0, 1]) of one model computed twice, in other batches or
@@ -493,12 +494,12 @@ def test_export_version_flag_takes_ascii_digits_only(capsys):
 
 
 def test_stale_export_folders_are_removed(tmp_path):
-    prefix = export.TMP_PREFIX
+    prefix = versions.TMP_PREFIX
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait(30)
-    mine = export.export_temp_prefix()  # .tmp-export-<pid>@<host>-
+    mine = versions.export_temp_prefix()  # .tmp-export-<pid>@<host>-
     host = mine[len(prefix):-1].split("@", 1)[1]
-    old = time.time() - export.STALE_EXPORT_SECONDS - 60
+    old = time.time() - versions.STALE_EXPORT_SECONDS - 60
     folders = {
         f"{prefix}{dead.pid}@{host}-abc": True,  # owner dead: stale
         f"{mine}abc": False,  # this process: running
@@ -541,7 +542,7 @@ def test_a_sigkilled_export_is_cleaned_up_by_the_next(tiny, mnist,
                                         "TF_CPP_MIN_LOG_LEVEL": "3"})
     deadline = time.monotonic() + 120
     try:
-        while not list((base / "mnist").glob(export.TMP_PREFIX + "*")):
+        while not list((base / "mnist").glob(versions.TMP_PREFIX + "*")):
             assert proc.poll() is None, "the export ended before the kill"
             assert time.monotonic() < deadline
             time.sleep(0.02)
@@ -549,7 +550,7 @@ def test_a_sigkilled_export_is_cleaned_up_by_the_next(tiny, mnist,
     finally:
         proc.kill()
         proc.wait(30)
-    left = list((base / "mnist").glob(export.TMP_PREFIX + "*"))
+    left = list((base / "mnist").glob(versions.TMP_PREFIX + "*"))
     assert len(left) == 1 and f"{proc.pid}@" in left[0].name
     assert export.list_versions(base / "mnist") == []  # never served
     path = export.export_savedmodel(model, mnist.preprocessor, base,

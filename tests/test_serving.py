@@ -71,7 +71,7 @@ def _good_request_works(client, mlp, mnist, mnist_raw):
 # tfnn.data.drawing: NumPy only, the client's MNIST-style preprocessing of
 # large pictures (imported when one is read).
 SERVING_MAY_IMPORT = ("tfnn.serving", "tfnn.shipping.versions",
-                      "tfnn.shipping.integrity", "tfnn.batching",
+                      "tfnn.shipping.integrity", "tfnn.batched_inference",
                       "tfnn.data.drawing")
 
 

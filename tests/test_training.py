@@ -13,7 +13,13 @@ from tfnn import training
 from tfnn.config import ModelConfig
 from tfnn.models import build_mlp, build_model
 from tfnn.nn import schedules
-from tfnn.training import TrainConfig, Trainer, TrainingDiverged
+from tfnn.training import (
+    TrainConfig,
+    Trainer,
+    TrainingDiverged,
+    loop_choice,
+    distribute,
+)
 from tfnn.training import whole_run as runner
 
 
@@ -597,7 +603,7 @@ def test_epoch_order_and_epoch_dataset_depend_on_seed_and_epoch_only():
     np.testing.assert_array_equal(labels(0), labels(0))
     assert sorted(labels(1)) == list(range(20))
     assert not np.array_equal(labels(0), labels(1))
-    assert training.epoch_seed(4, 1) == 4 * 100003 + 1
+    assert distribute.epoch_seed(4, 1) == 4 * 100003 + 1
     # the fast path visits the examples in the readable loop's order
     for epoch in (0, 1):
         np.testing.assert_array_equal(training.epoch_order(20, 4, epoch),
@@ -633,7 +639,11 @@ def test_fast_path_and_readable_loop_take_the_same_steps(small, dropout):
 
 
 def test_choose_loop_follows_its_rule():
-    from tfnn.training import FAST_PATH_MIN_STEPS, XLA_MIN_STEPS, choose_loop
+    from tfnn.training.loop_choice import (
+        FAST_PATH_MIN_STEPS,
+        XLA_MIN_STEPS,
+        choose_loop,
+    )
 
     dense = build_mlp(hidden=(16,))
     dropout = _keras_dropout_mlp()
@@ -677,12 +687,12 @@ def _keras_dropout_mlp():
 
 
 def test_fast_path_jit_excludes_convolutions_dropout_and_augmentation():
-    assert training.fast_path_jit(build_mlp(hidden=(8,), batch_norm=True))
+    assert loop_choice.fast_path_jit(build_mlp(hidden=(8,), batch_norm=True))
     # tfnn's hashed-mask dropout compiles well; Keras's Philox one does not
-    assert training.fast_path_jit(build_mlp(hidden=(8,), dropout=0.1,
+    assert loop_choice.fast_path_jit(build_mlp(hidden=(8,), dropout=0.1,
                                             input_dropout=0.1))
-    assert not training.fast_path_jit(_keras_dropout_mlp())
-    assert not training.fast_path_jit(
+    assert not loop_choice.fast_path_jit(_keras_dropout_mlp())
+    assert not loop_choice.fast_path_jit(
         build_model(ModelConfig(arch="cnn", hidden=(8,), filters=(4,))))
 
 

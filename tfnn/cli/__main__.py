@@ -4,6 +4,6 @@ workers, servers)."""
 
 import sys
 
-from tfnn.cli.main import main
+from tfnn.cli.router import main
 
 sys.exit(main())

@@ -24,69 +24,31 @@ tensorflow_datasets are imported inside the functions that need them
 names below never wait for TensorFlow.
 """
 
-from tfnn.data.decoded import read_decoded
-from tfnn.data.loading import clear_cache, load_arrays
-from tfnn.data.official import (
-    DATASETS,
-    MANUAL_DIR_ENV,
-    NUM_CLASSES,
-    OFFICIAL_FILES,
-    SPLITS,
-    CorruptDataError,
-    MissingDataError,
-    check_dataset,
-    check_official_file,
-    read_official,
-    resolve_manual_dir,
-)
-from tfnn.data.pipeline import (
-    Splits,
-    load,
-    make_dataset,
-    num_batches,
-    prefetch,
-    split_arrays,
-)
-from tfnn.data.preprocessing import (
-    PREPROCESSING,
-    Preprocessor,
-    check_preprocessing,
-)
-from tfnn.data.tfds_build import (
-    DATA_DIR_ENV,
-    TFDS_VERSIONS,
-    prepare,
-    resolve_data_dir,
-    tfds_data_dir,
-)
+from tfnn.lazy import lazy_exports
 
-__all__ = [
-    "DATASETS",
-    "DATA_DIR_ENV",
-    "MANUAL_DIR_ENV",
-    "NUM_CLASSES",
-    "OFFICIAL_FILES",
-    "PREPROCESSING",
-    "SPLITS",
-    "TFDS_VERSIONS",
-    "CorruptDataError",
-    "MissingDataError",
-    "Preprocessor",
-    "Splits",
-    "check_dataset",
-    "check_official_file",
-    "check_preprocessing",
-    "clear_cache",
-    "load",
-    "load_arrays",
-    "make_dataset",
-    "num_batches",
-    "prefetch",
-    "prepare",
-    "read_decoded",
-    "read_official",
-    "resolve_data_dir",
-    "resolve_manual_dir",
-    "split_arrays",
-    "tfds_data_dir",
-]
+_EXPORTS = {
+    "Splits": "tfnn.data.pipeline",
+    "load": "tfnn.data.pipeline",
+    "make_dataset": "tfnn.data.pipeline",
+    "num_batches": "tfnn.data.pipeline",
+    "prefetch": "tfnn.data.pipeline",
+    "split_arrays": "tfnn.data.pipeline",
+    "PREPROCESSING": "tfnn.data.preprocessing",
+    "Preprocessor": "tfnn.data.preprocessing",
+    "CorruptDataError": "tfnn.data.official",
+    "DATASETS": "tfnn.data.official",
+    "DATA_DIR_ENV": "tfnn.data.tfds_build",
+    "MANUAL_DIR_ENV": "tfnn.data.official",
+    "MissingDataError": "tfnn.data.official",
+    "OFFICIAL_FILES": "tfnn.data.official",
+    "TFDS_VERSIONS": "tfnn.data.tfds_build",
+    "check_official_file": "tfnn.data.official",
+    "clear_cache": "tfnn.data.loading",
+    "load_arrays": "tfnn.data.loading",
+    "prepare": "tfnn.data.tfds_build",
+    "read_decoded": "tfnn.data.decoded",
+    "read_official": "tfnn.data.official",
+    "resolve_manual_dir": "tfnn.data.official",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -5,13 +5,15 @@ shifts and ensembles.
 initializer and optimizer known to Keras.
 """
 
-from tfnn.models.factories import (
-    augmentation_layers,
-    build_cnn,
-    build_mlp,
-    build_model,
-)
-from tfnn.models.saving import custom_objects, load_model, save_model
+from tfnn.lazy import lazy_exports
 
-__all__ = ["augmentation_layers", "build_cnn", "build_mlp", "build_model",
-           "custom_objects", "load_model", "save_model"]
+_EXPORTS = {
+    "build_cnn": "tfnn.models.factories",
+    "build_mlp": "tfnn.models.factories",
+    "build_model": "tfnn.models.factories",
+    "custom_objects": "tfnn.models.saving",
+    "load_model": "tfnn.models.saving",
+    "save_model": "tfnn.models.saving",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -19,7 +19,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfnn.batching import DEFAULT_BATCH, map_batches
+from tfnn.batched_inference import DEFAULT_BATCH, map_batches
 from tfnn.models.tta import MeanOverCopies, ShiftCopies
 
 

@@ -26,30 +26,17 @@ Reference: TensorFlow Serving, "RESTful API",
 https://www.tensorflow.org/tfx/serving/api_rest.
 """
 
-import importlib as _importlib
+from tfnn.lazy import lazy_exports
 
-_NAMES = {
+_EXPORTS = {
     "DEFAULT_MAX_BATCH": "tfnn.serving.protocol",
     "DEFAULT_MAX_BODY_BYTES": "tfnn.serving.protocol",
     "ServingError": "tfnn.serving.protocol",
-    "Signature": "tfnn.serving.protocol",
-    "TensorInfo": "tfnn.serving.protocol",
-    "bad_request": "tfnn.serving.protocol",
-    "format_response": "tfnn.serving.protocol",
-    "metadata_response": "tfnn.serving.protocol",
-    "parse_json": "tfnn.serving.protocol",
-    "parse_request": "tfnn.serving.protocol",
     "parse_version": "tfnn.serving.protocol",
-    "read_body": "tfnn.serving.protocol",
-    "servable_not_found": "tfnn.serving.protocol",
-    "status_response": "tfnn.serving.protocol",
     "DEFAULT_POLL_INTERVAL": "tfnn.serving.protocol",
-    "MAX_LOADED_VERSIONS": "tfnn.serving.repository",
-    "RETRY_INTERVAL": "tfnn.serving.repository",
     "ModelRepository": "tfnn.serving.repository",
     "Servable": "tfnn.serving.repository",
     "load_servable": "tfnn.serving.repository",
-    "run_signature": "tfnn.serving.repository",
     "BackgroundServer": "tfnn.serving.app",
     "create_app": "tfnn.serving.app",
     "serve": "tfnn.serving.app",
@@ -58,15 +45,5 @@ _NAMES = {
     "GrpcServer": "tfnn.serving.grpc_api",
     "ServeProcess": "tfnn.serving.process",
 }
-
-__all__ = sorted(_NAMES)
-
-
-def __getattr__(name):
-    if name in _NAMES:
-        return getattr(_importlib.import_module(_NAMES[name]), name)
-    raise AttributeError(f"module 'tfnn.serving' has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted(set(globals()) | set(__all__))
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

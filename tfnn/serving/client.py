@@ -23,7 +23,7 @@ import httpx
 import numpy as np
 from PIL import Image
 
-from tfnn.batching import batch_slices
+from tfnn.batched_inference import batch_slices
 
 IMAGE_SHAPE = (28, 28)
 IMAGE_SIZE = 784

@@ -23,16 +23,12 @@ server imports ``tfnn.shipping.versions`` (plain ``os``) and must not load
 TensorFlow, Keras or any model code with it.
 """
 
-import importlib as _importlib
+from tfnn.lazy import lazy_exports
 
-_NAMES = {
-    "MAX_VERSION": "tfnn.shipping.versions",
+_EXPORTS = {
     "METADATA_FILE": "tfnn.shipping.versions",
     "SAVED_MODEL_FILE": "tfnn.shipping.versions",
-    "STALE_EXPORT_SECONDS": "tfnn.shipping.versions",
     "SavedModelError": "tfnn.shipping.versions",
-    "TMP_PREFIX": "tfnn.shipping.versions",
-    "export_temp_prefix": "tfnn.shipping.versions",
     "list_versions": "tfnn.shipping.versions",
     "read_metadata": "tfnn.shipping.versions",
     "remove_stale_exports": "tfnn.shipping.versions",
@@ -41,36 +37,17 @@ _NAMES = {
     "check_savedmodel": "tfnn.shipping.integrity",
     "load_savedmodel": "tfnn.shipping.integrity",
     "INPUT_NAME": "tfnn.shipping.metadata",
-    "METADATA_FORMAT": "tfnn.shipping.metadata",
     "OUTPUT_NAMES": "tfnn.shipping.metadata",
     "SIGNATURES": "tfnn.shipping.metadata",
-    "arrays_sha256": "tfnn.shipping.metadata",
-    "data_checksums": "tfnn.shipping.metadata",
-    "example_shape_of": "tfnn.shipping.metadata",
-    "export_record": "tfnn.shipping.metadata",
     "output_kind": "tfnn.shipping.metadata",
     "signature_info": "tfnn.shipping.metadata",
-    "write_metadata": "tfnn.shipping.metadata",
     "ExportError": "tfnn.shipping.export",
     "export_run": "tfnn.shipping.export",
     "export_savedmodel": "tfnn.shipping.export",
     "score_export": "tfnn.shipping.export",
     "VerificationError": "tfnn.shipping.verification",
-    "check_recorded_accuracy": "tfnn.shipping.verification",
-    "compare_predictions": "tfnn.shipping.verification",
-    "predict_in_memory": "tfnn.shipping.verification",
     "predict_saved": "tfnn.shipping.verification",
     "verify": "tfnn.shipping.verification",
 }
-
-__all__ = sorted(_NAMES)
-
-
-def __getattr__(name):
-    if name in _NAMES:
-        return getattr(_importlib.import_module(_NAMES[name]), name)
-    raise AttributeError(f"module 'tfnn.shipping' has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted(set(globals()) | set(__all__))
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -26,7 +26,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfnn.batching import map_batches
+from tfnn.batched_inference import map_batches
 from tfnn.data import Preprocessor, load_arrays
 from tfnn.shipping.integrity import check_savedmodel, load_savedmodel
 from tfnn.shipping.metadata import (

@@ -5,3 +5,15 @@ PyTorch), ``speedrun`` (a cold process to 99 % test accuracy, timed) and
 ``gallery`` (docs/experiments.md); ``common`` holds the helpers they share
 (data cuts, figures, statistics), ``processes`` a function run in a fresh,
 timed process and ``torch_twin`` the PyTorch copies of tfnn's models."""
+
+from tfnn.lazy import lazy_exports
+
+_EXPORTS = {
+    "assignment": "tfnn.studies",
+    "benchmark": "tfnn.studies",
+    "experiments": "tfnn.studies",
+    "gallery": "tfnn.studies",
+    "speedrun": "tfnn.studies",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

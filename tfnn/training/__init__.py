@@ -21,84 +21,39 @@ full-batch gradient descent, ``batch_size=1`` is SGD, anything else is
 mini-batch gradient descent; ``drop_remainder`` is PyTorch's ``drop_last``.
 """
 
-from tfnn.training.callbacks import (
-    Checkpoints,
-    EpochLogger,
-    HistoryWriter,
-    ProgressBar,
-    RecordHistory,
-    StopOnNonFinite,
-    TensorBoardLogger,
-    TrainingDiverged,
-)
-from tfnn.training.cluster import Cluster, ClusterFailed
-from tfnn.training.config import LOOPS, STRATEGIES, TrainConfig
-from tfnn.training.distribute import (
-    dtype_policy,
-    epoch_dataset,
-    epoch_order,
-    epoch_seed,
-    make_multiworker_strategy,
-    make_strategy,
-    set_seed,
-)
-from tfnn.training.fast_path import make_epoch_function
-from tfnn.training.history import History
-from tfnn.training.keras_fit import fit_keras
-from tfnn.training.loop_choice import (
-    FAST_PATH_MIN_STEPS,
-    XLA_MIN_STEPS,
-    LoopChoice,
-    choose_loop,
-    fast_path_jit,
-)
-from tfnn.training.sanity import overfit_check
-from tfnn.training.sharding import shard_epoch, sharded_dataset
-from tfnn.training.steps import (
-    compute_loss,
-    current_learning_rate,
-    eval_step,
-    loss_and_gradients,
-    train_step,
-)
-from tfnn.training.trainer import Trainer
+from tfnn.lazy import lazy_exports
 
-__all__ = [
-    "LOOPS",
-    "STRATEGIES",
-    "FAST_PATH_MIN_STEPS",
-    "XLA_MIN_STEPS",
-    "Checkpoints",
-    "Cluster",
-    "ClusterFailed",
-    "EpochLogger",
-    "History",
-    "HistoryWriter",
-    "LoopChoice",
-    "ProgressBar",
-    "RecordHistory",
-    "StopOnNonFinite",
-    "TensorBoardLogger",
-    "TrainConfig",
-    "Trainer",
-    "TrainingDiverged",
-    "choose_loop",
-    "compute_loss",
-    "current_learning_rate",
-    "dtype_policy",
-    "epoch_dataset",
-    "epoch_order",
-    "epoch_seed",
-    "eval_step",
-    "fast_path_jit",
-    "fit_keras",
-    "loss_and_gradients",
-    "make_epoch_function",
-    "make_multiworker_strategy",
-    "make_strategy",
-    "overfit_check",
-    "set_seed",
-    "shard_epoch",
-    "sharded_dataset",
-    "train_step",
-]
+_EXPORTS = {
+    "Checkpoints": "tfnn.training.callbacks",
+    "EpochLogger": "tfnn.training.callbacks",
+    "HistoryWriter": "tfnn.training.callbacks",
+    "ProgressBar": "tfnn.training.callbacks",
+    "RecordHistory": "tfnn.training.callbacks",
+    "StopOnNonFinite": "tfnn.training.callbacks",
+    "TensorBoardLogger": "tfnn.training.callbacks",
+    "TrainingDiverged": "tfnn.training.callbacks",
+    "LoopChoice": "tfnn.training.loop_choice",
+    "choose_loop": "tfnn.training.loop_choice",
+    "Cluster": "tfnn.training.cluster",
+    "ClusterFailed": "tfnn.training.cluster",
+    "LOOPS": "tfnn.training.config",
+    "STRATEGIES": "tfnn.training.config",
+    "TrainConfig": "tfnn.training.config",
+    "epoch_dataset": "tfnn.training.distribute",
+    "epoch_order": "tfnn.training.distribute",
+    "make_multiworker_strategy": "tfnn.training.distribute",
+    "make_strategy": "tfnn.training.distribute",
+    "set_seed": "tfnn.training.distribute",
+    "make_epoch_function": "tfnn.training.fast_path",
+    "History": "tfnn.training.history",
+    "fit_keras": "tfnn.training.keras_fit",
+    "overfit_check": "tfnn.training.sanity",
+    "compute_loss": "tfnn.training.steps",
+    "current_learning_rate": "tfnn.training.steps",
+    "eval_step": "tfnn.training.steps",
+    "loss_and_gradients": "tfnn.training.steps",
+    "train_step": "tfnn.training.steps",
+    "Trainer": "tfnn.training.trainer",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

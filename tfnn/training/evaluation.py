@@ -8,7 +8,7 @@ import os
 import numpy as np
 
 from tfnn import data as tfnn_data
-from tfnn.batching import map_batches
+from tfnn.batched_inference import map_batches
 from tfnn.models import load_model
 from tfnn.training.metrics import confusion_matrix
 

@@ -25,7 +25,7 @@ import keras
 import tensorflow as tf
 
 from tfnn import data as tfnn_data
-from tfnn.batching import batch_slices, map_batches
+from tfnn.batched_inference import batch_slices, map_batches
 from tfnn.data.arrays import as_tensor
 from tfnn.nn import optimizers as tfnn_optimizers
 from tfnn.training.callbacks import (

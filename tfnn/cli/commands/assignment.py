@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import logging
 
+from tfnn import data
 from tfnn.provenance import command_line
+from tfnn.studies import assignment
 
 logger = logging.getLogger(__name__)
 
@@ -41,10 +43,8 @@ def add_arguments(parser):
 
 
 def run(args) -> int:
-    # TensorFlow loads here, not when the parser is built (tfnn --help).
-    from tfnn import data
-    from tfnn.studies import assignment
-
+    # TensorFlow loads with the packages' first names used (tfnn.lazy),
+    # here, not when the parser is built.
     config = dict(assignment.QUICK if args.quick else assignment.FULL)
     for key in ("stages", "epochs", "seeds", "ensembles", "tta_shift"):
         if getattr(args, key) is not None:

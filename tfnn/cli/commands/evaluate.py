@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 
 from tfnn.atomic_json import write_json
+from tfnn.training.metrics import format_confusion
 
 logger = logging.getLogger(__name__)
 
@@ -25,8 +26,8 @@ def add_arguments(parser):
 
 
 def run(args) -> int:
+    # Loads TensorFlow and the models: not at ``tfnn evaluate --help``.
     from tfnn.training.evaluation import evaluate_run
-    from tfnn.training.metrics import format_confusion
 
     result = evaluate_run(args.path, dataset=args.dataset,
                           manual_dir=args.manual_dir, data_dir=args.data_dir)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 
+from tfnn.studies import experiments, gallery
+
 logger = logging.getLogger(__name__)
 
 
@@ -27,18 +29,13 @@ def add_arguments(parser):
 
 
 def run(args) -> int:
-    # The experiments load TensorFlow: here, not when the parser is built.
-    from tfnn.studies import experiments
-
     if args.action == "list":
         for i, name in enumerate(experiments.names(), 1):
             print(f"{i:>2}. {name:<22} {experiments.get(name).TITLE}")
         return 0
     mode = "quick" if args.quick else "full"
     if args.action == "gallery":
-        from tfnn.studies.gallery import write_gallery
-
-        path = write_gallery(args.docs, mode=mode, only=args.only)
+        path = gallery.write_gallery(args.docs, mode=mode, only=args.only)
         logger.info("wrote %s", path)
         return 0
     chosen = experiments.names() if args.name == "all" else [args.name]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import logging
 
+from tfnn import shipping
 from tfnn.shipping.versions import version_number
 
 logger = logging.getLogger(__name__)
@@ -39,17 +40,16 @@ def add_arguments(parser):
 
 
 def run(args) -> int:
-    # Loads TensorFlow and the models: not at ``tfnn --help``.
-    from tfnn.shipping import ExportError, export_run, read_metadata
-
+    # TensorFlow and the models load with shipping's first name used
+    # (tfnn.lazy): here, not at ``tfnn export --help``.
     try:
-        path = export_run(args.run, base_dir=args.base, name=args.name,
+        path = shipping.export_run(args.run, base_dir=args.base, name=args.name,
                           version=args.version, manual_dir=args.manual_dir,
                           data_dir=args.data_dir)
-    except (ExportError, FileExistsError) as err:
+    except (shipping.ExportError, FileExistsError) as err:
         logger.error("export failed: %s", err)
         return 1
-    meta = read_metadata(path)
+    meta = shipping.read_metadata(path)
     print(f"exported {path}")
     print(f"{meta['dataset']} test accuracy: {meta['test_accuracy']:.4f} "
           f"({meta['test_correct']}/{meta['test_examples']})")

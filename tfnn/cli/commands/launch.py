@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import argparse
 
+from tfnn.training.launch import LaunchConfig, launch
+
 
 def add_arguments(parser):
     parser.add_argument("--workers", type=int, required=True,
@@ -35,9 +37,6 @@ def add_arguments(parser):
 
 
 def run(args) -> int:
-    # Loads TensorFlow (the training package): not at ``tfnn --help``.
-    from tfnn.training.launch import LaunchConfig, launch
-
     config = LaunchConfig(workers=args.workers, port_base=args.port_base,
                           restarts=args.restarts, log_dir=args.log_dir,
                           grace=args.grace, verbose=args.verbose)

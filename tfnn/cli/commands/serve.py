@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 
+from tfnn import serving
 from tfnn.serving import (
     DEFAULT_MAX_BATCH,
     DEFAULT_MAX_BODY_BYTES,
@@ -84,12 +85,12 @@ def add_arguments(parser):
 
 
 def run(args) -> int:
-    from tfnn.serving import serve
-
-    serve(args.model_dir, name=args.name, host=args.host, port=args.port,
-          max_batch=args.max_batch,
-          max_body_bytes=int(args.max_body_mb * 2**20),
-          poll_interval=args.poll_interval,
-          body_timeout=args.body_timeout, grpc_port=args.grpc_port,
-          version_labels=dict(args.version_label))
+    # FastAPI and TensorFlow load with serve (tfnn.lazy): here, not at
+    # ``tfnn serve --help``.
+    serving.serve(args.model_dir, name=args.name, host=args.host,
+                  port=args.port, max_batch=args.max_batch,
+                  max_body_bytes=int(args.max_body_mb * 2**20),
+                  poll_interval=args.poll_interval,
+                  body_timeout=args.body_timeout, grpc_port=args.grpc_port,
+                  version_labels=dict(args.version_label))
     return 0

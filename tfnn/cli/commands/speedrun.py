@@ -9,13 +9,13 @@ bad input.
 
 from __future__ import annotations
 
+from tfnn import data
 from tfnn.atomic_json import write_json
+from tfnn.studies import speedrun
 
 
 def add_arguments(parser):
-    from tfnn.studies.speedrun.recipes import ARCHS
-
-    parser.add_argument("--arch", default="cnn", choices=ARCHS,
+    parser.add_argument("--arch", default="cnn", choices=speedrun.ARCHS,
                         help="the recipe: cnn (99.0 %%) or mlp (98.0 %%)")
     parser.add_argument("--seeds", type=int, default=5,
                         help="seeds, each in a fresh process (default 5)")
@@ -49,20 +49,17 @@ def check_args(args) -> None:
 
 
 def run(args) -> int:
-    from tfnn.data import load_arrays
-    from tfnn.studies.speedrun.races import format_table, race
-
     check_args(args)
     # The one-off preparation first (tfds's build from the official files
     # and the decoded copy beside it, as a user's first run makes them), so
     # every seed's time counts loading what a user's next run loads.
     for split in ("train", "test"):
-        load_arrays("mnist", split, args.manual_dir, args.data_dir)
-    result = race(args.arch, seeds=args.seeds, target=args.target,
+        data.load_arrays("mnist", split, args.manual_dir, args.data_dir)
+    result = speedrun.race(args.arch, seeds=args.seeds, target=args.target,
                   first_seed=args.first_seed, train_limit=args.train_limit,
                   epochs=args.epochs, manual_dir=args.manual_dir,
                   data_dir=args.data_dir)
-    print(format_table(result))
+    print(speedrun.format_table(result))
     if args.json:
         write_json(args.json, result)
     return 0 if result["all_reached"] else 1

@@ -11,6 +11,7 @@ import logging
 import os
 import tempfile
 
+from tfnn import data, nn, training
 from tfnn.cli.flags import add_dataclass_flags, dataclass_from_args
 from tfnn.config import (
     ARCHS,
@@ -20,7 +21,10 @@ from tfnn.config import (
     ModelConfig,
 )
 from tfnn.config_files import load_config_file
-from tfnn.runtime import prefer_kernels_for
+from tfnn.runtime import (
+    import_tensorflow_without_matplotlib,
+    prefer_kernels_for,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -38,7 +42,9 @@ def before_tensorflow(argv) -> None:
     data those arguments choose starts loading on a thread while
     TensorFlow imports (:func:`tfnn.data.prefetch`; the run's ``load``
     takes it when its arguments turn out the same, and reads afresh
-    otherwise)."""
+    otherwise); then TensorFlow and Keras are imported without matplotlib
+    (:func:`tfnn.runtime.import_tensorflow_without_matplotlib`: this
+    process never calls Keras's gallery helpers)."""
     peek = argparse.ArgumentParser(add_help=False)
     for flag in ("arch", "config", *DATA_FLAGS):
         peek.add_argument("--" + flag.replace("_", "-"), dest=flag)
@@ -57,14 +63,13 @@ def before_tensorflow(argv) -> None:
                        or "mlp")
     if not known.help:
         _prefetch(known, sections.get("train", {}))
+    import_tensorflow_without_matplotlib()
 
 
 def _prefetch(known, train_section: dict) -> None:
     """:func:`tfnn.data.prefetch` of the data flags (over the config
     file's ``train`` section); nothing where a value does not parse (the
     run reports it)."""
-    from tfnn.data import prefetch
-
     given = {}
     for name, kind in DATA_FLAGS.items():
         value = getattr(known, name)
@@ -76,7 +81,7 @@ def _prefetch(known, train_section: dict) -> None:
             given[name] = kind(value)
         except (TypeError, ValueError):
             return
-    prefetch(**given)
+    data.prefetch(**given)
 
 
 # Flags whose meaning the field's name and default do not tell.
@@ -122,11 +127,9 @@ def check_run_folder(out: str) -> None:
 
 
 def add_arguments(parser):
-    # Imported here, not at the top: these load TensorFlow, and `tfnn
-    # --help` must stay instant.
-    from tfnn.data import DATASETS, PREPROCESSING
-    from tfnn.nn import activations, initializers, optimizers, schedules
-    from tfnn.training import LOOPS, STRATEGIES, TrainConfig
+    # Imported here, not at the top: TensorFlow loads with them, and
+    # must load after before_tensorflow() chose the kernels (the router
+    # imports this module first).
     from tfnn.training.config import LOSS_GUARDS
     from tfnn.training.whole_run import RECOMMENDED_MODEL, RECOMMENDED_TRAIN
 
@@ -145,21 +148,21 @@ def add_arguments(parser):
     add_dataclass_flags(parser, ModelConfig, group="model",
                         defaults=RECOMMENDED_MODEL, helps=MODEL_HELP,
                         choices={
-        "arch": ARCHS, "activation": activations.names(),
-        "initializer": initializers.names(),
-        "output_initializer": initializers.names(), "output": OUTPUTS,
+        "arch": ARCHS, "activation": nn.activations.names(),
+        "initializer": nn.initializers.names(),
+        "output_initializer": nn.initializers.names(), "output": OUTPUTS,
         "bn_placement": BN_PLACEMENTS, "downsample": DOWNSAMPLING})
-    add_dataclass_flags(parser, TrainConfig, group="training",
+    add_dataclass_flags(parser, training.TrainConfig, group="training",
                         defaults=RECOMMENDED_TRAIN, helps=TRAIN_HELP,
                         choices={
-        "dataset": DATASETS, "preprocessing": PREPROCESSING,
-        "optimizer": optimizers.names(), "schedule": schedules.names(),
-        "strategy": STRATEGIES, "loop": LOOPS, "loss_guard": LOSS_GUARDS})
+        "dataset": data.DATASETS, "preprocessing": data.PREPROCESSING,
+        "optimizer": nn.optimizers.names(), "schedule": nn.schedules.names(),
+        "strategy": training.STRATEGIES, "loop": training.LOOPS,
+        "loss_guard": LOSS_GUARDS})
 
 
 def run(args) -> int:
     # TensorFlow loads here, after before_tensorflow() chose the kernels.
-    from tfnn.training import ClusterFailed, TrainConfig, TrainingDiverged
     from tfnn.training.whole_run import (
         RECOMMENDED_MODEL,
         RECOMMENDED_TRAIN,
@@ -168,11 +171,11 @@ def run(args) -> int:
 
     # recommended defaults < config file < flags; the file is checked
     # against the two dataclasses (sections, keys, types) first.
-    sections = {"model": ModelConfig, "train": TrainConfig}
+    sections = {"model": ModelConfig, "train": training.TrainConfig}
     file_cfg = load_config_file(args.config, sections) if args.config else {}
     model_cfg = dataclass_from_args(ModelConfig, args, {
         **RECOMMENDED_MODEL.to_dict(), **file_cfg.get("model", {})})
-    train_cfg = dataclass_from_args(TrainConfig, args, {
+    train_cfg = dataclass_from_args(training.TrainConfig, args, {
         **RECOMMENDED_TRAIN.to_dict(), **file_cfg.get("train", {})})
     out = args.out or os.path.join(
         "runs", f"{train_cfg.dataset}-{model_cfg.arch}")
@@ -181,10 +184,10 @@ def run(args) -> int:
         result = train(model_cfg, train_cfg, out_dir=out,
                        manual_dir=args.manual_dir, data_dir=args.data_dir,
                        progress=not args.no_progress)
-    except TrainingDiverged as err:
+    except training.TrainingDiverged as err:
         logger.error("tfnn train: error: %s", err)
         return 3
-    except ClusterFailed as err:  # multiworker: a worker was lost
+    except training.ClusterFailed as err:  # multiworker: a worker was lost
         logger.error("tfnn train: error: %s", err)
         return 4
     logger.info("test accuracy %.4f; run folder %s (tensorboard --logdir "

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import logging
 
+from tfnn import shipping
+
 logger = logging.getLogger(__name__)
 
 
@@ -19,13 +21,12 @@ def add_arguments(parser):
 
 
 def run(args) -> int:
-    # Loads TensorFlow: not at ``tfnn --help``.
-    from tfnn.shipping import VerificationError, verify
-
+    # TensorFlow loads with shipping's first name used (tfnn.lazy): here,
+    # not at ``tfnn verify --help``.
     try:
-        result = verify(args.path, manual_dir=args.manual_dir,
+        result = shipping.verify(args.path, manual_dir=args.manual_dir,
                         data_dir=args.data_dir)
-    except (VerificationError, FileNotFoundError) as err:
+    except (shipping.VerificationError, FileNotFoundError) as err:
         logger.error("verification FAILED: %s", err)
         return 1
     print(f"{result['path']}: {result['dataset']} test accuracy "

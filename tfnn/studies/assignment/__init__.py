@@ -38,29 +38,24 @@ runs with several seeds, so a gain comes with its spread (mean ± std).
     serving path, scored on the real test set.
 """
 
-from tfnn.studies.assignment.plots import (
-    plot_confusion,
-    plot_misclassified,
-    plot_stages,
-)
-from tfnn.studies.assignment.records import existing_exports, export_records
-from tfnn.studies.assignment.report import report_markdown, write_report
-from tfnn.studies.assignment.selection import Candidate, run, to_json
-from tfnn.studies.assignment.stages import (
-    FULL,
-    JOURNEY,
-    JOURNEY_NAMES,
-    MODES,
-    QUICK,
-    WHY,
-    run_stages,
-    splits_for,
-    stage_configs,
-    train_stage,
-)
+from tfnn.lazy import lazy_exports
 
-__all__ = ["Candidate", "FULL", "JOURNEY", "JOURNEY_NAMES", "MODES", "QUICK",
-           "WHY", "existing_exports", "export_records", "plot_confusion",
-           "plot_misclassified", "plot_stages", "report_markdown", "run",
-           "run_stages", "splits_for", "stage_configs", "to_json",
-           "train_stage", "write_report"]
+_EXPORTS = {
+    "plot_confusion": "tfnn.studies.assignment.plots",
+    "plot_misclassified": "tfnn.studies.assignment.plots",
+    "plot_stages": "tfnn.studies.assignment.plots",
+    "existing_exports": "tfnn.studies.assignment.records",
+    "export_records": "tfnn.studies.assignment.records",
+    "write_report": "tfnn.studies.assignment.report",
+    "run": "tfnn.studies.assignment.selection",
+    "FULL": "tfnn.studies.assignment.stages",
+    "JOURNEY": "tfnn.studies.assignment.stages",
+    "JOURNEY_NAMES": "tfnn.studies.assignment.stages",
+    "MODES": "tfnn.studies.assignment.stages",
+    "QUICK": "tfnn.studies.assignment.stages",
+    "WHY": "tfnn.studies.assignment.stages",
+    "run_stages": "tfnn.studies.assignment.stages",
+    "stage_configs": "tfnn.studies.assignment.stages",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

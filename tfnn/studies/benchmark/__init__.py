@@ -38,51 +38,26 @@ timed training paths), ``torch_models`` (PyTorch, imported lazily), ``profile``
 whole benchmark, with :mod:`tfnn.studies.speedrun`'s rows).
 """
 
-from tfnn.studies.benchmark.base import (
-    ARCHS,
-    CNN_FILTERS,
-    CNN_HIDDEN,
-    MLP_HIDDEN,
-    PATHS,
-    Path,
-    cnn_flops_per_example,
-    mlp_flops_per_example,
-    tfnn_config,
-)
-from tfnn.studies.benchmark.ceiling import (
-    matmul_peak,
-    mlp_matmul_ceiling,
-    mlp_matmuls,
-)
-from tfnn.studies.benchmark.paths import (
-    build_paths,
-    prototype_path,
-    run_training,
-    time_to_accuracy,
-)
-from tfnn.studies.benchmark.profile import (
-    PROFILE_PARTS,
-    format_step_profile,
-    step_profile,
-    tfnn_step_parts,
-    time_parts,
-    torch_step_parts,
-)
-from tfnn.studies.benchmark.report import format_report
-from tfnn.studies.benchmark.runner import (
-    in_subprocess,
-    run,
-    run_profile,
-    step_profiles,
-)
-from tfnn.studies.benchmark.serving_load import serving_speed
+from tfnn.lazy import lazy_exports
 
-__all__ = ["ARCHS", "CNN_FILTERS", "CNN_HIDDEN", "MLP_HIDDEN", "PATHS",
-           "PROFILE_PARTS", "Path", "build_paths", "cnn_flops_per_example",
-           "format_report", "format_step_profile", "in_subprocess",
-           "matmul_peak", "mlp_flops_per_example", "mlp_matmul_ceiling",
-           "mlp_matmuls", "prototype_path", "run",
-           "run_profile",
-           "run_training", "serving_speed", "step_profile", "step_profiles",
-           "tfnn_config", "tfnn_step_parts", "time_parts",
-           "time_to_accuracy", "torch_step_parts"]
+_EXPORTS = {
+    "cnn_flops_per_example": "tfnn.studies.benchmark.base",
+    "mlp_flops_per_example": "tfnn.studies.benchmark.base",
+    "tfnn_config": "tfnn.studies.benchmark.base",
+    "matmul_peak": "tfnn.studies.benchmark.ceiling",
+    "mlp_matmul_ceiling": "tfnn.studies.benchmark.ceiling",
+    "mlp_matmuls": "tfnn.studies.benchmark.ceiling",
+    "prototype_path": "tfnn.studies.benchmark.paths",
+    "run_training": "tfnn.studies.benchmark.paths",
+    "time_to_accuracy": "tfnn.studies.benchmark.paths",
+    "PROFILE_PARTS": "tfnn.studies.benchmark.profile",
+    "step_profile": "tfnn.studies.benchmark.profile",
+    "format_report": "tfnn.studies.benchmark.report",
+    "in_subprocess": "tfnn.studies.benchmark.runner",
+    "run": "tfnn.studies.benchmark.runner",
+    "run_profile": "tfnn.studies.benchmark.runner",
+    "step_profiles": "tfnn.studies.benchmark.runner",
+    "serving_speed": "tfnn.studies.benchmark.serving_load",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

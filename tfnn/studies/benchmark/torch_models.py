@@ -12,7 +12,7 @@ import logging
 
 import numpy as np
 
-from tfnn.batching import batch_slices
+from tfnn.batched_inference import batch_slices
 from tfnn.studies.benchmark.base import Path, tfnn_config
 from tfnn.studies.torch_twin import torch_model as twin
 

@@ -25,7 +25,9 @@ from typing import Any
 
 from tfnn.atomic_json import write_json
 
-# name -> FEATURES §7 number. Order is the gallery's order.
+__all__ = ["EXPERIMENTS", "MODES", "config", "get", "names", "run", "save"]
+
+# name -> its number in docs/experiments.md. Order is the gallery's order.
 EXPERIMENTS = {
     "activations": 1,
     "activation_histograms": 2,

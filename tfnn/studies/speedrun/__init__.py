@@ -6,20 +6,19 @@ Modules: ``recipes`` (what is trained, chosen on the validation split) and
 several trainers' seeds alternating; the per-seed table and the median).
 """
 
-from tfnn.studies.speedrun.races import (
-    MODULE,
-    format_table,
-    race,
-    race_side_by_side,
-    run_seed,
-)
-from tfnn.studies.speedrun.recipes import (
-    ARCHS,
-    RECIPES,
-    check_arch,
-    configs,
-    recipe,
-)
+from tfnn.lazy import lazy_exports
 
-__all__ = ["ARCHS", "MODULE", "RECIPES", "check_arch", "configs",
-           "format_table", "race", "race_side_by_side", "recipe", "run_seed"]
+_EXPORTS = {
+    "MODULE": "tfnn.studies.speedrun.races",
+    "format_table": "tfnn.studies.speedrun.races",
+    "race": "tfnn.studies.speedrun.races",
+    "race_side_by_side": "tfnn.studies.speedrun.races",
+    "run_seed": "tfnn.studies.speedrun.races",
+    "ARCHS": "tfnn.studies.speedrun.recipes",
+    "RECIPES": "tfnn.studies.speedrun.recipes",
+    "check_arch": "tfnn.studies.speedrun.recipes",
+    "configs": "tfnn.studies.speedrun.recipes",
+    "recipe": "tfnn.studies.speedrun.recipes",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -21,7 +21,11 @@ import os
 import statistics
 import time
 
-from tfnn.runtime import ONEDNN, onednn_wanted
+from tfnn.runtime import (
+    ONEDNN,
+    import_tensorflow_without_matplotlib,
+    onednn_wanted,
+)
 from tfnn.studies.processes import in_subprocess
 from tfnn.studies.speedrun.recipes import check_arch, configs, recipe
 
@@ -53,6 +57,8 @@ def run_seed(arch="cnn", seed=0, train_limit=None, epochs=None,
 
     prefetch(seed=int(seed), train_limit=train_limit, manual_dir=manual_dir,
              data_dir=data_dir)
+    # A seed's process draws nothing with Keras's gallery helpers.
+    import_tensorflow_without_matplotlib()
     from tfnn.models.ensembles import shifted_accuracy
     from tfnn.training.whole_run import train
 

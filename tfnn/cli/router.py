@@ -1,18 +1,22 @@
 """The ``tfnn`` command line: ``tfnn <command> [options]``.
 
-Each command lives in ``tfnn/commands/<command>.py`` with two functions,
-``add_arguments(parser)`` and ``run(args) -> int`` (and optionally
-``before_tensorflow(argv)``, for settings that must precede the import of
-TensorFlow); this module only routes.
-Commands import TensorFlow lazily, so ``tfnn --help`` is instant.
+Each command lives in ``tfnn/cli/commands/<command>.py`` with two
+functions, ``add_arguments(parser)`` and ``run(args) -> int`` (and
+optionally ``before_tensorflow(argv)``, for settings that must precede the
+import of TensorFlow); this module only routes. Commands import TensorFlow
+lazily, so ``tfnn --help`` and ``tfnn --version`` are instant.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.metadata
 import logging
+import os
 import sys
+
+from tfnn import __version__
 
 # command -> one-line help. Order is the order of --help.
 COMMANDS = {
@@ -42,6 +46,44 @@ class Parser(argparse.ArgumentParser):
                      "lists the options)\n")
 
 
+# The distributions TensorFlow ships as, first found wins.
+TENSORFLOW_DISTRIBUTIONS = ("tensorflow", "tensorflow-cpu", "tf-nightly",
+                            "tensorflow-macos")
+
+
+def distribution_version(*names: str) -> str:
+    """The installed version of the first of the distributions ``names``,
+    from the installed metadata (nothing is imported); "not installed"
+    when there is none."""
+    for name in names:
+        try:
+            return importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return "not installed"
+
+
+def version_line() -> str:
+    """``tfnn 0.1.0 (TensorFlow 2.21.0, Keras 3.15.0)``: tfnn's version and
+    those of the TensorFlow and Keras it runs on."""
+    return (f"tfnn {__version__} (TensorFlow "
+            f"{distribution_version(*TENSORFLOW_DISTRIBUTIONS)}, Keras "
+            f"{distribution_version('keras')})")
+
+
+class VersionAction(argparse.Action):
+    """``--version``: prints :func:`version_line` and exits 0; the
+    versions are looked up only when the flag is given."""
+
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, **kwargs):
+        super().__init__(option_strings, dest, nargs=0, default=dest,
+                         **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(version_line())
+        parser.exit(0)
+
+
 def _load(command: str):
     return importlib.import_module(f"tfnn.cli.commands.{command}")
 
@@ -55,6 +97,10 @@ def build_parser(commands=None) -> argparse.ArgumentParser:
     parser.add_argument(
         "-v", "--verbose", action="store_true", help="debug logging"
     )
+    parser.add_argument(
+        "--version", action=VersionAction,
+        help="print the versions of tfnn, TensorFlow and Keras and exit"
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for name, help_text in COMMANDS.items():
@@ -65,7 +111,13 @@ def build_parser(commands=None) -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
+    """The ``tfnn`` command: ``argv`` (default: ``sys.argv[1:]``) routed
+    to its command. Returns the exit status; bad input exits 2 with one
+    line naming what is wrong."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    # TensorFlow's INFO/WARNING logs (oneDNN notices …) stay quiet in the
+    # command's process unless the user asked for them.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     # Only the chosen command's module is imported to build its options.
     chosen = next((a for a in argv if a in COMMANDS), None)
     # Settings that must precede `import tensorflow` (tfnn.runtime).
