@@ -348,7 +348,6 @@ def test_the_length_check_measures_def_to_last_line():
 def readme_layout(readme: str) -> dict[str, set[str]]:
     """The README's Layout table: package → the names in its modules column
     (``tfnn/`` lists the top-level modules; a subpackage ends in ``/``)."""
-    import re
 
     table = readme[readme.index("## Layout"):]
     table = table[:table.index("\n## ") if "\n## " in table else None]

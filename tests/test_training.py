@@ -17,8 +17,8 @@ from tfnn.training import (
     TrainConfig,
     Trainer,
     TrainingDiverged,
-    loop_choice,
     distribute,
+    loop_choice,
 )
 from tfnn.training import whole_run as runner
 

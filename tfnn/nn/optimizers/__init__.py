@@ -69,6 +69,20 @@ from tfnn.nn.optimizers.proximal_gradient_descent import (
 )
 from tfnn.registry import Registry
 
+__all__ = [
+    "CLASSES",
+    "FAMILIES",
+    "OPTIMIZERS",
+    "AdagradDA",
+    "Adam",
+    "ProximalAdagrad",
+    "ProximalGradientDescent",
+    "arguments",
+    "family",
+    "get",
+    "names",
+]
+
 OPTIMIZERS = Registry("optimizer")
 
 GRADIENT_DESCENT = "gradient descent"
