@@ -6,6 +6,7 @@ import dataclasses
 import functools
 
 import numpy as np
+from matplotlib.figure import Figure
 
 from tfnn import data
 from tfnn.config import ModelConfig
@@ -53,8 +54,6 @@ def figure(ncols=1, nrows=1, width=5.0, height=3.6, title=None):
     Made without pyplot: no global figure registry, no backend switch, so a
     notebook user's backend is left alone and nothing needs closing.
     """
-    from matplotlib.figure import Figure
-
     fig = Figure(figsize=(width * ncols, height * nrows), layout="constrained")
     axes = fig.subplots(nrows, ncols, squeeze=False)
     if title:

@@ -34,9 +34,13 @@ Three measurements:
 
 from __future__ import annotations
 
+import matplotlib
 import numpy as np
 
+from tfnn.config import ModelConfig
+from tfnn.models import build_model
 from tfnn.studies.common import figure, mnist, subset, train
+from tfnn.training import TrainConfig, TrainingDiverged, set_seed
 
 TITLE = "Batch Normalization: init scales, train vs inference mode, batch size"
 CLAIM = ("BN makes training much less dependent on the initial weight scale "
@@ -79,8 +83,6 @@ def _no_validation(splits):
 
 
 def _fit(model_config, train_config, splits):
-    from tfnn.training import TrainingDiverged
-
     try:
         return train(model_config, train_config, splits)
     except TrainingDiverged:
@@ -141,8 +143,6 @@ def batch_stat_noise(model, x, sizes):
 def run(config):
     """(a) with vs without BN across initial weight scales, (b) train vs
     inference mode as training goes on, (c) batch size 16 vs 128 with BN."""
-    from tfnn.training import TrainConfig
-
     full = mnist()
     splits = _no_validation(subset(full, config["n_train"], config["n_test"]))
     tc = TrainConfig(optimizer=config["optimizer"],
@@ -158,8 +158,6 @@ def run(config):
 
 def _scale_sweep(config, tc, splits):
     """(a) Final loss and accuracy with and without BN per init scale."""
-    from tfnn.config import ModelConfig
-
     scales = {"bn": [], "plain": []}
     for s in config["scales"]:
         for key, bn in (("plain", False), ("bn", True)):
@@ -185,10 +183,6 @@ def _mode_trace(config, tc, full):
     """(b) Train vs inference mode over training: one model per step count
     (the same seed and batches, so each run continues the shorter ones).
     Returns ``(rows, steps_per_epoch)``."""
-    from tfnn.config import ModelConfig
-    from tfnn.models import build_model
-    from tfnn.training import set_seed
-
     mc = ModelConfig(hidden=tuple(config["trace_hidden"]),
                      activation=config["activation"],
                      initializer=config["trace_initializer"],
@@ -221,8 +215,6 @@ def _mode_trace(config, tc, full):
 
 def _batch_sizes(config, tc, splits):
     """(c) BN with batch size 16 vs 128 for the same epochs."""
-    from tfnn.config import ModelConfig
-
     by_batch = {}
     mc_bs = ModelConfig(hidden=tuple(config["hidden"]),
                         activation=config["activation"],
@@ -260,8 +252,6 @@ def settling(result):
 
 
 def plot(result):
-    import matplotlib
-
     fig, axes = figure(ncols=3, nrows=2, width=4.6, height=3.5, title=TITLE)
     ax = axes[0, 0]
     for key, style, label in (("plain", "o--", "without BN"),

@@ -25,7 +25,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from tfnn.config import ModelConfig
+from tfnn.studies import common
 from tfnn.studies.common import figure
+from tfnn.training import TrainConfig
 
 TITLE = "Depth and width on MNIST (note 003; note 000's two models)"
 CLAIM = ("Note 003: usually the deeper the network and the more neurons, the "
@@ -54,10 +57,6 @@ def _arch(hidden):
 
 
 def run(config):
-    from tfnn.config import ModelConfig
-    from tfnn.studies import common
-    from tfnn.training import TrainConfig
-
     splits = common.mnist()
     data = common.subset(splits, int(config["n_train"]),
                           int(config["n_test"]), n_val=1000)

@@ -28,7 +28,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from tfnn.config import ModelConfig
 from tfnn.studies.common import figure, mnist, subset, train
+from tfnn.training import TrainConfig, TrainingDiverged
 
 TITLE = "Input normalization: raw vs min-max vs standardized pixels"
 CLAIM = ("Normalizing the inputs (standardize: subtract the mean, divide by "
@@ -80,9 +82,6 @@ def curvature(x):
 
 
 def run(config):
-    from tfnn.config import ModelConfig
-    from tfnn.training import TrainConfig, TrainingDiverged
-
     mc = ModelConfig(hidden=tuple(config["hidden"]),
                      activation=config["activation"],
                      initializer=config["initializer"])

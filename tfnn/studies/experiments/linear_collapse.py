@@ -20,9 +20,13 @@ the non-linearity buys. The single-layer model (softmax regression,
 
 from __future__ import annotations
 
+import keras
 import numpy as np
 
+from tfnn.config import ModelConfig
+from tfnn.studies import common
 from tfnn.studies.common import figure
+from tfnn.training import TrainConfig
 
 TITLE = "Linear collapse: a deep linear network is one linear layer"
 CLAIM = ("Notes 003/004: stacking layers with a linear (or no) activation "
@@ -48,8 +52,6 @@ FULL = dict(QUICK, depths=[1, 2, 4, 8, 12], n_train=20000, epochs=3,
 def collapse(model):
     """The single ``(W, b)`` a model of Dense layers with linear activations
     computes, in float64: ``W = W₁…W_out``, ``b`` pushed through likewise."""
-    import keras
-
     W, b = None, None
     for layer in model.layers:
         if not isinstance(layer, keras.layers.Dense):
@@ -67,8 +69,6 @@ def collapse(model):
 def compose(model, x):
     """The model's Dense layers applied one after another in float64
     (``h ← h W_l + b_l``): the deep network without float32 rounding."""
-    import keras
-
     h = x.reshape(len(x), -1).astype("float64")  # (n, 784)
     for layer in model.layers:
         if isinstance(layer, keras.layers.Dense):
@@ -93,10 +93,6 @@ def additivity_residual(model, a, c):
 
 
 def run(config):
-    from tfnn.config import ModelConfig
-    from tfnn.studies import common
-    from tfnn.training import TrainConfig
-
     splits = common.mnist()
     data = common.subset(splits, int(config["n_train"]),
                           int(config["n_test"]), n_val=1000)

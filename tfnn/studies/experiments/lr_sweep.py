@@ -20,10 +20,15 @@ from __future__ import annotations
 
 import math
 
+import matplotlib
 import numpy as np
+from matplotlib.cm import ScalarMappable
+from matplotlib.colors import Normalize
 
+from tfnn.config import ModelConfig
 from tfnn.studies import common
 from tfnn.studies.common import figure, trailing_mean
+from tfnn.training import TrainConfig, TrainingDiverged
 
 TITLE = "Learning-rate sweep on a log scale (SGD on an MNIST MLP)"
 CLAIM = ("Pick the learning rate on a log scale: too low and the loss barely "
@@ -53,9 +58,6 @@ def _end_loss(step_loss):
 
 
 def run(config):
-    from tfnn.config import ModelConfig
-    from tfnn.training import TrainConfig, TrainingDiverged
-
     splits = common.subset(common.mnist(), config["n_train"])
     mc = ModelConfig(hidden=tuple(config["hidden"]),
                      activation=config["activation"],
@@ -113,10 +115,6 @@ def _lr_text(lr):
 
 
 def plot(result):
-    import matplotlib
-    from matplotlib.cm import ScalarMappable
-    from matplotlib.colors import Normalize
-
     runs = result["runs"]
     lrs = np.array([r["lr"] for r in runs], dtype=float)
     val = np.array([r["val_accuracy"] for r in runs], dtype=float)

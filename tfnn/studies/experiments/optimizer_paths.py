@@ -37,9 +37,15 @@ toward the origin at once.
 
 from __future__ import annotations
 
+import matplotlib
 import numpy as np
+import tensorflow as tf
 
+from tfnn.config import ModelConfig
+from tfnn.nn import optimizers
+from tfnn.studies import common
 from tfnn.studies.common import figure
+from tfnn.training import TrainConfig, TrainingDiverged
 
 TITLE = "Optimizer paths on an uneven bowl and a saddle; optimizers on MNIST"
 CLAIM = ("Note 001: SGD struggles when the curvature differs by direction and "
@@ -121,10 +127,6 @@ def optimize_path(key, learning_rate, surface, start, steps):
     Returns:
         ``(steps + 1, 2)`` float64 array, the start first.
     """
-    import tensorflow as tf
-
-    from tfnn.nn import optimizers
-
     opt = optimizers.get(key, learning_rate=learning_rate)
     w = tf.Variable(np.asarray(start, dtype="float32"))
     opt.build([w])
@@ -161,8 +163,6 @@ def _path_stats(surface, points, escape_y):
 def ordered(keys):
     """Registry keys in note 003's family-tree order (gradient descent,
     momentum-type, learning-rate-type, both), restricted to ``keys``."""
-    from tfnn.nn import optimizers
-
     tree = list(PATH_LRS["bowl"])
     names = optimizers.names()
     return ([k for k in tree if k in keys and k in names]
@@ -170,11 +170,6 @@ def ordered(keys):
 
 
 def run(config):
-    from tfnn.config import ModelConfig
-    from tfnn.nn import optimizers
-    from tfnn.studies import common
-    from tfnn.training import TrainConfig, TrainingDiverged
-
     steps = int(config["steps"])
     escape_y = float(config["escape_y"])
     paths = {}
@@ -241,8 +236,6 @@ FAMILY_STYLE = {"gradient descent": "-", "momentum-type": "--",
 
 
 def _colors(keys):
-    import matplotlib
-
     cmap = matplotlib.colormaps["tab20"]
     return {k: cmap(i % 20) for i, k in enumerate(keys)}
 
@@ -395,8 +388,6 @@ def plot(result):
 
 
 def optimizer_family(key):
-    from tfnn.nn import optimizers
-
     try:
         return optimizers.family(key)
     except ValueError:

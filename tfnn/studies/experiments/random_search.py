@@ -23,9 +23,13 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from matplotlib.colors import Normalize
+from matplotlib.patches import Rectangle
 
+from tfnn.config import ModelConfig
 from tfnn.studies import common
 from tfnn.studies.common import figure
+from tfnn.training import TrainConfig, TrainingDiverged
 
 TITLE = ("Random search of learning rate and L2 reg on log scales "
          "(coarse → fine)")
@@ -73,9 +77,6 @@ def fine_box(trials, coarse_box, top_k, margin):
 
 
 def _trial(splits, config, lr, reg, epochs):
-    from tfnn.config import ModelConfig
-    from tfnn.training import TrainConfig, TrainingDiverged
-
     mc = ModelConfig(hidden=tuple(config["hidden"]), reg=reg,
                      initializer_kwargs={"seed": config["seed"]})
     tc = TrainConfig(optimizer=config["optimizer"], learning_rate=lr,
@@ -136,15 +137,11 @@ def run(config):
 
 
 def _rect(ax, box, **kw):
-    from matplotlib.patches import Rectangle
-
     (x0, x1), (y0, y1) = box["log10_lr"], box["log10_reg"]
     ax.add_patch(Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, **kw))
 
 
 def plot(result):
-    from matplotlib.colors import Normalize
-
     trials = result["trials"]
     fig, axes = figure(ncols=2, width=5.6, height=4.4, title=TITLE)
     ax = axes[0, 0]

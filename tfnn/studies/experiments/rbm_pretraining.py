@@ -21,8 +21,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from tfnn.config import ModelConfig
 from tfnn.studies import common
 from tfnn.studies.common import figure, trailing_mean
+from tfnn.training import TrainConfig
 
 TITLE = "RBM pre-training + fine-tuning vs random initialization"
 CLAIM = ("Greedy layer-wise RBM pre-training (each layer an RBM trained by "
@@ -50,9 +52,6 @@ FULL = dict(QUICK, hidden=[500, 500], n_train=20000, rbm_epochs=5,
 
 
 def run(config):
-    from tfnn.config import ModelConfig
-    from tfnn.training import TrainConfig
-
     splits = common.subset(common.mnist("minmax"), config["n_train"],
                             config["n_test"])
     seed = config["seed"]

@@ -26,7 +26,11 @@ import re
 
 import numpy as np
 
+from tfnn.config import ModelConfig
+from tfnn.models import build_model
+from tfnn.studies import common
 from tfnn.studies.common import figure, subset
+from tfnn.training import TrainConfig, Trainer, TrainingDiverged, overfit_check
 
 TITLE = "Sanity checks: initial loss, overfitting 20 examples, learning rate"
 CLAIM = ("Note 004: with small weights and reg = 0 the initial loss is "
@@ -63,9 +67,6 @@ def _no_validation(splits):
 def initial_loss(model_config, x, y):
     """The loss of a fresh model before any step (``Trainer.initial_loss``),
     with ``Σ W²`` over its kernels."""
-    from tfnn.models import build_model
-    from tfnn.training import Trainer
-
     model = build_model(model_config)
     trainer = Trainer(model, "sgd",
                       from_logits=model_config.loss_from_logits)
@@ -77,10 +78,6 @@ def initial_loss(model_config, x, y):
 
 
 def run(config):
-    from tfnn.config import ModelConfig
-    from tfnn.studies import common
-    from tfnn.training import TrainConfig, TrainingDiverged, overfit_check
-
     splits = common.mnist()
     seed = int(config["seed"])
     n = int(config["n_initial"])

@@ -24,8 +24,13 @@ steps to 25 % training error, tanh vs ReLU).
 from __future__ import annotations
 
 import numpy as np
+import tensorflow as tf
 
+from tfnn.config import ModelConfig
+from tfnn.models import build_model
+from tfnn.studies import common
 from tfnn.studies.common import figure, ratio
+from tfnn.training import TrainConfig, compute_loss
 
 TITLE = "Vanishing gradients: sigmoid vs ReLU"
 CLAIM = ("Notes 000/003: sigmoid squashes its input and its derivative is at "
@@ -81,12 +86,6 @@ def gradient_norms(activation, initializer, depth, width, x, y, seed=0):
     Uses the library's model factory and loss (``tfnn.training.
     compute_loss``); no step is taken.
     """
-    import tensorflow as tf
-
-    from tfnn.config import ModelConfig
-    from tfnn.models import build_model
-    from tfnn.training import compute_loss
-
     model = build_model(ModelConfig(
         hidden=(width,) * depth, activation=activation,
         initializer=initializer, initializer_kwargs={"seed": seed}))
@@ -114,10 +113,6 @@ def steps_to_target(step_loss, target, window):
 
 
 def run(config):
-    from tfnn.config import ModelConfig
-    from tfnn.studies import common
-    from tfnn.training import TrainConfig
-
     splits = common.mnist()
     seed = int(config["seed"])
     n = int(config["gradient_batch"])

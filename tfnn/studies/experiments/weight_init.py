@@ -27,7 +27,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from tfnn.config import ModelConfig
 from tfnn.studies.common import figure, mnist, subset, train
+from tfnn.training import TrainConfig, TrainingDiverged
 
 TITLE = ("Weight initialization compared on MNIST "
          "(zeros, small, unit, Xavier, He)")
@@ -57,8 +59,6 @@ FULL = dict(QUICK, activations=["tanh", "relu"], epochs=5, n_train=20000,
 def _fit(model_config, train_config, splits):
     """``train``, or None when the loss became NaN/Inf (recorded as
     diverged instead of crashing the experiment)."""
-    from tfnn.training import TrainingDiverged
-
     try:
         return train(model_config, train_config, splits)
     except TrainingDiverged:
@@ -101,9 +101,6 @@ def _first_units(model, n=8):
 
 
 def run(config):
-    from tfnn.config import ModelConfig
-    from tfnn.training import TrainConfig
-
     splits = subset(mnist(), config["n_train"], config["n_test"])
     prior_class = int(np.bincount(splits.y_train, minlength=10).argmax())
     tc = TrainConfig(optimizer=config["optimizer"],

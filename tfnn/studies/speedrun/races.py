@@ -21,6 +21,7 @@ import os
 import statistics
 import time
 
+from tfnn.data import prefetch
 from tfnn.runtime import ONEDNN, onednn_wanted
 from tfnn.studies.processes import in_subprocess
 from tfnn.studies.speedrun.recipes import check_arch, configs, recipe
@@ -48,9 +49,8 @@ def run_seed(arch="cnn", seed=0, train_limit=None, epochs=None,
         steps taken)}``.
     """
     # MNIST is read and standardized on a thread while TensorFlow imports
-    # (in the run's process only); train's load takes it.
-    from tfnn.data import prefetch
-
+    # (in the run's process only); train's load takes it. TensorFlow's
+    # modules are imported only after the thread has started.
     prefetch(seed=int(seed), train_limit=train_limit, manual_dir=manual_dir,
              data_dir=data_dir)
     from tfnn.models.ensembles import shifted_accuracy
