@@ -176,8 +176,8 @@ def run_training(arch="mlp", epochs=4, batch=128, seed=0, n_train=None,
 
     The order rotates by one path each round ("rounds" in the result), so
     no path always runs right after the same other one: with a fixed order
-    the fast path always followed PyTorch's epoch and measured 3–5 %
-    slower than alone beside the prototype (docs/performance.md).
+    the fast path always followed PyTorch's epoch and measured slower than
+    alone beside the prototype (docs/performance.md).
 
     Achieved GFLOP/s is examples/s times the model's training FLOPs per
     example (:mod:`~tfnn.studies.benchmark.base`).

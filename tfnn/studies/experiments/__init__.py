@@ -25,7 +25,8 @@ from typing import Any
 
 from tfnn.provenance import write_json
 
-# name -> FEATURES §7 number. Order is the gallery's order.
+# name -> the experiment's number (its docstring's "Experiment N"). Order
+# is the gallery's order.
 EXPERIMENTS = {
     "activations": 1,
     "activation_histograms": 2,

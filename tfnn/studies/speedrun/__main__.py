@@ -21,8 +21,8 @@ if __name__ == "__main__":
     status = worker_main(FUNCTIONS, f"python -m {MODULE}", __doc__)
     # The result is written and closed: end now. Python's teardown of a
     # process that ran TensorFlow (its modules, graphs and thread pools)
-    # takes about a second that the speedrun's user would wait for and
-    # nothing needs (docs/performance.md).
+    # is time the speedrun's user would wait for and nothing needs
+    # (measured: docs/performance.md).
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(status)
