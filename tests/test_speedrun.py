@@ -122,7 +122,7 @@ def test_torch_twin_has_the_same_layers():
     as many as the Keras model's trainable ones, for the speedrun's
     recipes and the benchmark's models; what has no twin is refused."""
     torch = pytest.importorskip("torch")
-    from tfnn.studies.benchmark.base import tfnn_config
+    from tfnn.studies.benchmark.workload import tfnn_config
     from tfnn.studies.torch_twin import torch_model
 
     configs = [speedrun.configs(arch)[0] for arch in speedrun.ARCHS] + [
@@ -177,7 +177,7 @@ def test_benchmark_rows_race_tfnn_and_torch(mnist_builder, monkeypatch):
         format_speedrun_rows,
         speedrun_rows,
     )
-    races_module = importlib.import_module("tfnn.studies.speedrun.races")
+    races_module = importlib.import_module("tfnn.studies.speedrun.timed_seeds")
 
     started = []
     real = races_module.in_subprocess

@@ -50,7 +50,7 @@ def check_args(args) -> None:
 
 def run(args) -> int:
     from tfnn.data import load_arrays
-    from tfnn.studies.speedrun.races import format_table, race
+    from tfnn.studies.speedrun import format_table, race
 
     check_args(args)
     # The one-off preparation first (tfds's build from the official files

@@ -29,36 +29,20 @@ batch gather, the forward pass, forward + loss + gradients, Adam's apply and
 the full step, each compiled and looped in-graph as the fast path runs its
 step, beside the same parts of the PyTorch step.
 
-Modules: ``base`` (the models, FLOPs, :class:`Path`), ``ceiling`` (the
-matrix-product peak and the MLP step's products alone), ``paths`` (the
-timed training paths), ``torch_models`` (PyTorch, imported lazily), ``profile``
+Modules: ``workload`` (what is trained: the models, their FLOPs,
+:class:`TrainingPath`), ``ceiling`` (the matrix-product peak and the MLP
+step's products alone), ``training_speed`` (the training paths, timed
+side by side), ``torch_models`` (PyTorch, imported lazily), ``profile``
 (one step's parts), ``serving_load`` (``tfnn serve`` under load),
 ``worker`` (a benchmark function in a fresh process, through
-:mod:`tfnn.studies.processes`), ``report`` (Markdown) and ``runner`` (the
+:mod:`tfnn.studies.processes`), ``report`` (Markdown) and ``suite`` (the
 whole benchmark, with :mod:`tfnn.studies.speedrun`'s rows).
 """
 
-from tfnn.studies.benchmark.base import (
-    ARCHS,
-    CNN_FILTERS,
-    CNN_HIDDEN,
-    MLP_HIDDEN,
-    PATHS,
-    Path,
-    cnn_flops_per_example,
-    mlp_flops_per_example,
-    tfnn_config,
-)
 from tfnn.studies.benchmark.ceiling import (
     matmul_peak,
     mlp_matmul_ceiling,
     mlp_matmuls,
-)
-from tfnn.studies.benchmark.paths import (
-    build_paths,
-    prototype_path,
-    run_training,
-    time_to_accuracy,
 )
 from tfnn.studies.benchmark.profile import (
     PROFILE_PARTS,
@@ -69,16 +53,34 @@ from tfnn.studies.benchmark.profile import (
     torch_step_parts,
 )
 from tfnn.studies.benchmark.report import format_report
-from tfnn.studies.benchmark.runner import (
+from tfnn.studies.benchmark.serving_load import serving_speed
+from tfnn.studies.benchmark.suite import (
     in_subprocess,
     run,
     run_profile,
     step_profiles,
 )
-from tfnn.studies.benchmark.serving_load import serving_speed
+from tfnn.studies.benchmark.training_speed import (
+    build_paths,
+    prototype_path,
+    run_training,
+    time_to_accuracy,
+)
+from tfnn.studies.benchmark.workload import (
+    ARCHS,
+    CNN_FILTERS,
+    CNN_HIDDEN,
+    MLP_HIDDEN,
+    PATHS,
+    TrainingPath,
+    cnn_flops_per_example,
+    mlp_flops_per_example,
+    tfnn_config,
+)
 
 __all__ = ["ARCHS", "CNN_FILTERS", "CNN_HIDDEN", "MLP_HIDDEN", "PATHS",
-           "PROFILE_PARTS", "Path", "build_paths", "cnn_flops_per_example",
+           "PROFILE_PARTS", "TrainingPath", "build_paths",
+           "cnn_flops_per_example",
            "format_report", "format_step_profile", "in_subprocess",
            "matmul_peak", "mlp_flops_per_example", "mlp_matmul_ceiling",
            "mlp_matmuls", "prototype_path", "run",

@@ -35,7 +35,8 @@ import numpy as np
 from matplotlib.colors import LogNorm
 
 from tfnn.nn import activations, initializers
-from tfnn.studies.common import figure, ratio
+from tfnn.studies.figures import figure
+from tfnn.studies.measures import ratio
 
 TITLE = "Activation histograms per layer (10 × 500, tanh and ReLU)"
 CLAIM = ("Note 004 (CS231n lecture 6): with tanh, 0.01·N weights make the "

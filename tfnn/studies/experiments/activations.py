@@ -13,7 +13,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfnn.nn import activations
-from tfnn.studies.common import figure
+from tfnn.studies.figures import figure
 
 TITLE = "Activation functions and their derivatives"
 CLAIM = ("Sigmoid and tanh saturate: their gradients vanish for large |x| "

@@ -39,7 +39,8 @@ import numpy as np
 
 from tfnn.config import ModelConfig
 from tfnn.models import build_model
-from tfnn.studies.common import figure, mnist, subset, train
+from tfnn.studies.figures import figure
+from tfnn.studies.mnist_runs import mnist, subset, train
 from tfnn.training import TrainConfig, TrainingDiverged, set_seed
 
 TITLE = "Batch Normalization: init scales, train vs inference mode, batch size"

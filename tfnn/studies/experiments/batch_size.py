@@ -31,7 +31,8 @@ import dataclasses
 import numpy as np
 
 from tfnn.config import ModelConfig
-from tfnn.studies.common import figure, mnist, subset, train
+from tfnn.studies.figures import figure
+from tfnn.studies.mnist_runs import mnist, subset, train
 from tfnn.training import TrainConfig
 
 TITLE = "Batch size: 16 vs 128 (note 000); batch GD vs SGD vs mini-batch"

@@ -26,8 +26,8 @@ from __future__ import annotations
 import numpy as np
 
 from tfnn.config import ModelConfig
-from tfnn.studies import common
-from tfnn.studies.common import figure
+from tfnn.studies import mnist_runs
+from tfnn.studies.figures import figure
 from tfnn.training import TrainConfig
 
 TITLE = "Depth and width on MNIST (note 003; note 000's two models)"
@@ -57,9 +57,9 @@ def _arch(hidden):
 
 
 def run(config):
-    splits = common.mnist()
-    data = common.subset(splits, int(config["n_train"]),
-                          int(config["n_test"]), n_val=1000)
+    splits = mnist_runs.mnist()
+    data = mnist_runs.subset(splits, int(config["n_train"]),
+                             int(config["n_test"]), n_val=1000)
     cache = {}
 
     def train(hidden, output, epochs, seeds):
@@ -76,7 +76,7 @@ def run(config):
                              learning_rate=float(config["learning_rate"]),
                              batch_size=int(config["batch_size"]),
                              epochs=int(epochs), seed=int(seed))
-            res = common.train(mc, tc, data)
+            res = mnist_runs.train(mc, tc, data)
             accs.append(res.test_accuracy)
             losses.append(res.test_loss)
             params = int(res.model.count_params())

@@ -27,7 +27,8 @@ import matplotlib
 import numpy as np
 
 from tfnn.config import ModelConfig
-from tfnn.studies.common import figure, mnist, subset, train
+from tfnn.studies.figures import figure
+from tfnn.studies.mnist_runs import mnist, subset, train
 from tfnn.training import TrainConfig
 
 TITLE = "Dropout against overfitting on 300 MNIST images"

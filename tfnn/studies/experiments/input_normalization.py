@@ -29,7 +29,8 @@ from __future__ import annotations
 import numpy as np
 
 from tfnn.config import ModelConfig
-from tfnn.studies.common import figure, mnist, subset, train
+from tfnn.studies.figures import figure
+from tfnn.studies.mnist_runs import mnist, subset, train
 from tfnn.training import TrainConfig, TrainingDiverged
 
 TITLE = "Input normalization: raw vs min-max vs standardized pixels"

@@ -24,8 +24,8 @@ import keras
 import numpy as np
 
 from tfnn.config import ModelConfig
-from tfnn.studies import common
-from tfnn.studies.common import figure
+from tfnn.studies import mnist_runs
+from tfnn.studies.figures import figure
 from tfnn.training import TrainConfig
 
 TITLE = "Linear collapse: a deep linear network is one linear layer"
@@ -93,9 +93,9 @@ def additivity_residual(model, a, c):
 
 
 def run(config):
-    splits = common.mnist()
-    data = common.subset(splits, int(config["n_train"]),
-                          int(config["n_test"]), n_val=1000)
+    splits = mnist_runs.mnist()
+    data = mnist_runs.subset(splits, int(config["n_train"]),
+                             int(config["n_test"]), n_val=1000)
     seed = int(config["seed"])
     tc = TrainConfig(optimizer=config["optimizer"],
                      learning_rate=float(config["learning_rate"]),
@@ -112,17 +112,17 @@ def run(config):
                            initializer=config["initializer"],
                            initializer_kwargs={"seed": seed})
 
-    single = common.train(model_config(0, "linear"), tc, data)
+    single = mnist_runs.train(model_config(0, "linear"), tc, data)
     rows = []
     for depth in config["depths"]:
-        lin = common.train(model_config(depth, "linear"), tc, data)
+        lin = mnist_runs.train(model_config(depth, "linear"), tc, data)
         W, b = collapse(lin.model)
         deep = np.asarray(lin.model(x, training=False), dtype="float64")
         flat = x.reshape(len(x), -1).astype("float64")  # (m, 784)
         collapsed = flat @ W + b  # (m, 10)
         diff = np.abs(deep - collapsed)
         diff64 = np.abs(compose(lin.model, x) - collapsed)
-        relu = common.train(model_config(depth, "relu"), tc, data)
+        relu = mnist_runs.train(model_config(depth, "relu"), tc, data)
         rows.append({
             "depth": int(depth),
             "max_abs_diff": float(diff.max()),

@@ -43,8 +43,8 @@ import tensorflow as tf
 
 from tfnn.config import ModelConfig
 from tfnn.nn import optimizers
-from tfnn.studies import common
-from tfnn.studies.common import figure
+from tfnn.studies import mnist_runs
+from tfnn.studies.figures import figure
 from tfnn.training import TrainConfig, TrainingDiverged
 
 TITLE = "Optimizer paths on an uneven bowl and a saddle; optimizers on MNIST"
@@ -193,9 +193,9 @@ def run(config):
             per[key] = {"points": pts, **_path_stats(surface, pts, escape_y)}
         same[surface] = per
 
-    splits = common.mnist()
-    data = common.subset(splits, int(config["n_train"]),
-                          int(config["n_test"]), int(config["n_val"]))
+    splits = mnist_runs.mnist()
+    data = mnist_runs.subset(splits, int(config["n_train"]),
+                             int(config["n_test"]), int(config["n_val"]))
     mc = ModelConfig(hidden=tuple(config["hidden"]), activation="relu",
                      initializer="he_normal",
                      initializer_kwargs={"seed": int(config["seed"])})
@@ -207,7 +207,7 @@ def run(config):
                          epochs=int(config["epochs"]),
                          seed=int(config["seed"]))
         try:
-            res = common.train(mc, tc, data)
+            res = mnist_runs.train(mc, tc, data)
             h = res.history
             mnist[key] = {
                 "learning_rate": tc.learning_rate,

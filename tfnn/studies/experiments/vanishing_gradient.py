@@ -28,8 +28,9 @@ import tensorflow as tf
 
 from tfnn.config import ModelConfig
 from tfnn.models import build_model
-from tfnn.studies import common
-from tfnn.studies.common import figure, ratio
+from tfnn.studies import mnist_runs
+from tfnn.studies.figures import figure
+from tfnn.studies.measures import ratio
 from tfnn.training import TrainConfig, compute_loss
 
 TITLE = "Vanishing gradients: sigmoid vs ReLU"
@@ -113,7 +114,7 @@ def steps_to_target(step_loss, target, window):
 
 
 def run(config):
-    splits = common.mnist()
+    splits = mnist_runs.mnist()
     seed = int(config["seed"])
     n = int(config["gradient_batch"])
     xb, yb = splits.x_train[:n], splits.y_train[:n]
@@ -126,8 +127,8 @@ def run(config):
         g["first_over_last_hidden"] = ratio(g["norm"][0], g["norm"][-2])
         grads[name] = g
 
-    data = common.subset(splits, int(config["n_train"]),
-                          int(config["n_test"]), n_val=1000)
+    data = mnist_runs.subset(splits, int(config["n_train"]),
+                             int(config["n_test"]), n_val=1000)
     tc = TrainConfig(optimizer=config["optimizer"],
                      learning_rate=float(config["learning_rate"]),
                      batch_size=int(config["batch_size"]),
@@ -139,7 +140,7 @@ def run(config):
             mc = ModelConfig(hidden=(int(config["train_width"]),) * int(depth),
                              activation=act, initializer=init,
                              initializer_kwargs={"seed": seed})
-            result = common.train(mc, tc, data)
+            result = mnist_runs.train(mc, tc, data)
             h = result.history
             runs[name] = {
                 "activation": act,

@@ -28,7 +28,8 @@ from __future__ import annotations
 import numpy as np
 
 from tfnn.config import ModelConfig
-from tfnn.studies.common import figure, mnist, subset, train
+from tfnn.studies.figures import figure
+from tfnn.studies.mnist_runs import mnist, subset, train
 from tfnn.training import TrainConfig, TrainingDiverged
 
 TITLE = ("Weight initialization compared on MNIST "

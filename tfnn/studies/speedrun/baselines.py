@@ -1,5 +1,5 @@
 """What the speedrun is measured against, each seed in a fresh process as
-the speedrun's own (:func:`~tfnn.studies.speedrun.races.race`):
+the speedrun's own (:func:`~tfnn.studies.speedrun.timed_seeds.race`):
 
 * :func:`torch_seed`: the same recipe in PyTorch (the same layers, BN
   momentum and ε, initializers, one-cycle schedule, Adam, batches and
