@@ -1,5 +1,9 @@
 """The experiment registry, configs, CLI and gallery (each experiment's own
-claims are tested in test_experiments_a/b/c.py)."""
+claims are tested by topic: test_activation_experiments.py,
+test_init_and_normalization_experiments.py,
+test_optimization_experiments.py,
+test_capacity_and_regularization_experiments.py and
+test_workflow_experiments.py)."""
 
 import json
 import re
@@ -38,20 +42,6 @@ def test_unknown_names_modes_and_keys_are_clear_errors():
         experiments.config("activations", "quick", pointz=3)
     assert experiments.config("activations", "quick", points=11)["points"] \
         == 11
-
-
-@pytest.mark.slow
-def test_activations_experiment_claims(run_quick, experiment_dir,
-                                       check_figure):
-    result = run_quick("activations")
-    assert result["max_derivative"]["sigmoid"] == pytest.approx(0.25,
-                                                                abs=1e-3)
-    assert result["max_derivative"]["relu"] == 1.0
-    assert result["saturated_fraction"]["sigmoid"] > 0.1
-    assert (experiment_dir / "activations.png").exists()
-    loaded = json.loads((experiment_dir / "activations.json").read_text())
-    assert "holds" in experiments.get("activations").summarize(loaded)
-    check_figure(experiments.get("activations").plot(loaded))
 
 
 def test_cli_list_and_run(tmp_path, capsys):

@@ -452,12 +452,14 @@ def summarize(result):
                      and (sgd_e is None or esc[k] < sgd_e)]
     held = len(faster) == 3 and len(escape_faster) == 3
     own = result["paths"]
-    best_bowl = sorted(own["bowl"], key=lambda k: own["bowl"][k][
-        "final_distance"])
+    # Ties are ordered by name: the result and its JSON form (keys sorted)
+    # give the same summary.
+    best_bowl = sorted(own["bowl"], key=lambda k: (own["bowl"][k][
+        "final_distance"], k))
     mnist = result["mnist"]
     ranked = sorted((k for k in mnist if not mnist[k]["diverged"]),
-                    key=lambda k: -mnist[k]["final_val_accuracy"])
-    diverged = [k for k in mnist if mnist[k]["diverged"]]
+                    key=lambda k: (-mnist[k]["final_val_accuracy"], k))
+    diverged = sorted(k for k in mnist if mnist[k]["diverged"])
     return (
         f"All {len(own['bowl'])} optimizers of tfnn.nn.optimizers (real Keras "
         f"optimizers stepping a 2-vector tf.Variable) ran {steps} steps on "
