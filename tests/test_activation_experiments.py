@@ -1,10 +1,10 @@
-"""Activations and the gradients they pass: the notes' claims, checked with numbers on real
-MNIST in quick mode (experiments activations, activation_histograms, vanishing_gradient, linear_collapse), and
-the figure/JSON/summary contract.
+"""Activations and the gradients they pass (experiments 1-4: activations,
+activation_histograms, vanishing_gradient, linear_collapse): the notes'
+claims checked with numbers on real MNIST in quick mode, and the
+figure/JSON/summary contract.
 
-Each experiment runs once per session through the ``run_quick``
-fixture, which also writes NAME.png and NAME.json into
-``experiment_dir``.
+Each experiment runs once per session (the ``run_quick`` fixture); the
+contract every experiment keeps is tested in test_experiments.py.
 """
 
 import json
@@ -20,24 +20,6 @@ pytestmark = [pytest.mark.slow,
               pytest.mark.usefixtures("mnist_manual_dir",
                                       "mnist_builder")]
 
-NAMES = ('activations', 'activation_histograms', 'vanishing_gradient', 'linear_collapse')
-
-
-@pytest.mark.parametrize("name", NAMES)
-def test_files_plot_and_summary(name, run_quick, experiment_dir,
-                                check_figure):
-    # The contract every experiment keeps: NAME.png and NAME.json written;
-    # plot and summarize work on the result and on its JSON form (lists,
-    # string keys), and the summary is one paragraph, the same from both.
-    result = run_quick(name)
-    module = experiments.get(name)
-    assert (experiment_dir / f"{name}.png").stat().st_size > 10_000
-    loaded = json.loads((experiment_dir / f"{name}.json").read_text())
-    for form in (result, loaded):
-        check_figure(module.plot(form))
-    text = module.summarize(loaded)
-    assert text == module.summarize(result)
-    assert "\n" not in text.strip() and len(text) > 200
 
 
 # --------------------------------------------------------------------------
@@ -45,7 +27,6 @@ def test_files_plot_and_summary(name, run_quick, experiment_dir,
 # --------------------------------------------------------------------------
 
 
-@pytest.mark.slow
 def test_activations_experiment_claims(run_quick, experiment_dir,
                                        check_figure):
     result = run_quick("activations")

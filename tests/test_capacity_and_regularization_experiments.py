@@ -1,41 +1,19 @@
-"""Capacity and regularization: depth vs width, dropout: the notes' claims, checked with numbers on real
-MNIST in quick mode (experiments depth_width, dropout), and
-the figure/JSON/summary contract.
+"""Capacity and regularization: depth against width, and dropout (experiments
+15 and 8: depth_width, dropout): the notes' claims checked with numbers on
+real MNIST in quick mode,
 
-Each experiment runs once per session through the ``run_quick``
-fixture, which also writes NAME.png and NAME.json into
-``experiment_dir``.
+Each experiment runs once per session (the ``run_quick`` fixture); the
+contract every experiment keeps is tested in test_experiments.py.
 """
 
-import json
 
 import pytest
-
-from tfnn.studies import experiments
 
 # Trains on real MNIST through session fixtures: the slow tier.
 pytestmark = [pytest.mark.slow,
               pytest.mark.usefixtures("mnist_manual_dir",
                                       "mnist_builder")]
 
-NAMES = ('depth_width', 'dropout')
-
-
-@pytest.mark.parametrize("name", NAMES)
-def test_files_plot_and_summary(name, run_quick, experiment_dir,
-                                check_figure):
-    # The contract every experiment keeps: NAME.png and NAME.json written;
-    # plot and summarize work on the result and on its JSON form (lists,
-    # string keys), and the summary is one paragraph, the same from both.
-    result = run_quick(name)
-    module = experiments.get(name)
-    assert (experiment_dir / f"{name}.png").stat().st_size > 10_000
-    loaded = json.loads((experiment_dir / f"{name}.json").read_text())
-    for form in (result, loaded):
-        check_figure(module.plot(form))
-    text = module.summarize(loaded)
-    assert text == module.summarize(result)
-    assert "\n" not in text.strip() and len(text) > 200
 
 
 # --------------------------------------------------------------------------

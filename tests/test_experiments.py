@@ -68,3 +68,36 @@ def test_gallery_writes_sections_and_keeps_what_was_not_rerun(tmp_path):
     assert text.count("_not run yet_") == 15
     again = open(write_gallery(str(tmp_path), mode="quick", only=[])).read()
     assert "Claim holds" in again  # summarized from the saved JSON
+
+
+# --------------------------------------------------------------------------
+# The contract every experiment keeps (quick mode, real MNIST: slow)
+# --------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("mnist_manual_dir", "mnist_builder")
+@pytest.mark.parametrize("name", experiments.names())
+def test_files_plot_and_summary(name, run_quick, experiment_dir,
+                                check_figure):
+    # NAME.png and NAME.json written; plot and summarize work on the result
+    # and on its JSON form (lists, string keys, as the gallery reads it),
+    # and the summary is one paragraph, the same from both.
+    result = run_quick(name)
+    module = experiments.get(name)
+    assert (experiment_dir / f"{name}.png").stat().st_size > 10_000
+    loaded = json.loads((experiment_dir / f"{name}.json").read_text())
+    for form in (result, loaded):
+        check_figure(module.plot(form))
+    text = module.summarize(loaded)
+    assert text == module.summarize(result)
+    assert "\n" not in text.strip() and len(text) > 200
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("mnist_manual_dir", "mnist_builder")
+@pytest.mark.parametrize("name", ("lr_sweep", "random_search",
+                                  "assignment_steps"))
+def test_summary_says_the_claim_held(name, run_quick):
+    text = experiments.get(name).summarize(run_quick(name))
+    assert "%" in text and "NOT" not in text
