@@ -105,7 +105,7 @@ def test_ensemble_model_outputs_log_of_the_mean_softmax():
 
 
 def test_mean_std_is_the_sample_std_over_seeds():
-    from tfnn.studies.common import mean_std
+    from tfnn.studies.measures import mean_std
 
     # 1, 2, 3: mean 2, sample std sqrt((1 + 0 + 1) / (3 - 1)) = 1 (the
     # population std would be sqrt(2/3)).

@@ -72,7 +72,7 @@ def test_mlp_matmul_ceiling_runs_and_reports_examples_per_second():
 
 @pytest.mark.slow
 def test_tiny_interleaved_run_and_report(mnist):
-    from tfnn.studies.common import subset
+    from tfnn.studies.mnist_runs import subset
 
     small = subset(mnist, 512, 1000)
     result = benchmark.run_training("mlp", epochs=2, splits=small,
@@ -106,7 +106,7 @@ def test_tiny_interleaved_run_and_report(mnist):
 
 @pytest.mark.slow
 def test_bn_dropout_mlp_row_has_the_recipes_layers(mnist):
-    from tfnn.studies.common import subset
+    from tfnn.studies.mnist_runs import subset
 
     cfg = benchmark.tfnn_config("mlp_bn_dropout")
     assert (cfg.arch, cfg.batch_norm, cfg.dropout) == ("mlp", True, 0.2)
@@ -158,7 +158,7 @@ def _weights(trainer):
 def test_step_profile_returns_every_part(mnist, arch):
     import math
 
-    from tfnn.studies.common import subset
+    from tfnn.studies.mnist_runs import subset
 
     small = subset(mnist, 256, 100)
     profile = benchmark.step_profile(arch, batch=32, repeats=2, inner=2,
@@ -265,7 +265,7 @@ def test_in_subprocess_runs_with_the_given_environment(mnist_builder):
 
 @pytest.mark.slow
 def test_time_to_accuracy_reports_the_first_epoch_at_target(mnist):
-    from tfnn.studies.common import subset
+    from tfnn.studies.mnist_runs import subset
 
     small = subset(mnist, 2000, 1000)
     r = benchmark.time_to_accuracy(1.01, "mlp", max_epochs=2,

@@ -1,5 +1,9 @@
 """The experiment registry, configs, CLI and gallery (each experiment's own
-claims are tested in test_experiments_a/b/c.py)."""
+claims are tested by topic: test_activation_experiments.py,
+test_init_and_normalization_experiments.py,
+test_optimization_experiments.py,
+test_capacity_and_regularization_experiments.py and
+test_workflow_experiments.py)."""
 
 import json
 import re
@@ -40,20 +44,6 @@ def test_unknown_names_modes_and_keys_are_clear_errors():
         == 11
 
 
-@pytest.mark.slow
-def test_activations_experiment_claims(run_quick, experiment_dir,
-                                       check_figure):
-    result = run_quick("activations")
-    assert result["max_derivative"]["sigmoid"] == pytest.approx(0.25,
-                                                                abs=1e-3)
-    assert result["max_derivative"]["relu"] == 1.0
-    assert result["saturated_fraction"]["sigmoid"] > 0.1
-    assert (experiment_dir / "activations.png").exists()
-    loaded = json.loads((experiment_dir / "activations.json").read_text())
-    assert "holds" in experiments.get("activations").summarize(loaded)
-    check_figure(experiments.get("activations").plot(loaded))
-
-
 def test_cli_list_and_run(tmp_path, capsys):
     from tfnn.cli import main
 
@@ -78,3 +68,36 @@ def test_gallery_writes_sections_and_keeps_what_was_not_rerun(tmp_path):
     assert text.count("_not run yet_") == 15
     again = open(write_gallery(str(tmp_path), mode="quick", only=[])).read()
     assert "Claim holds" in again  # summarized from the saved JSON
+
+
+# --------------------------------------------------------------------------
+# The contract every experiment keeps (quick mode, real MNIST: slow)
+# --------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("mnist_manual_dir", "mnist_builder")
+@pytest.mark.parametrize("name", experiments.names())
+def test_files_plot_and_summary(name, run_quick, experiment_dir,
+                                check_figure):
+    # NAME.png and NAME.json written; plot and summarize work on the result
+    # and on its JSON form (lists, string keys, as the gallery reads it),
+    # and the summary is one paragraph, the same from both.
+    result = run_quick(name)
+    module = experiments.get(name)
+    assert (experiment_dir / f"{name}.png").stat().st_size > 10_000
+    loaded = json.loads((experiment_dir / f"{name}.json").read_text())
+    for form in (result, loaded):
+        check_figure(module.plot(form))
+    text = module.summarize(loaded)
+    assert text == module.summarize(result)
+    assert "\n" not in text.strip() and len(text) > 200
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("mnist_manual_dir", "mnist_builder")
+@pytest.mark.parametrize("name", ("lr_sweep", "random_search",
+                                  "assignment_steps"))
+def test_summary_says_the_claim_held(name, run_quick):
+    text = experiments.get(name).summarize(run_quick(name))
+    assert "%" in text and "NOT" not in text

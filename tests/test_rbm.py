@@ -166,9 +166,9 @@ def test_invalid_arguments_raise(kwargs):
 
 @pytest.fixture(scope="module")
 def minmax_images(mnist_builder):
-    from tfnn.studies import common
+    from tfnn.studies import mnist_runs
 
-    return common.mnist("minmax").x_train[:2000]
+    return mnist_runs.mnist("minmax").x_train[:2000]
 
 
 @pytest.mark.slow

@@ -4,7 +4,6 @@ beyond the invariant that a process's wall time contains the run in it."""
 
 from __future__ import annotations
 
-import importlib
 import json
 import subprocess
 import sys
@@ -122,7 +121,7 @@ def test_torch_twin_has_the_same_layers():
     as many as the Keras model's trainable ones, for the speedrun's
     recipes and the benchmark's models; what has no twin is refused."""
     torch = pytest.importorskip("torch")
-    from tfnn.studies.benchmark.base import tfnn_config
+    from tfnn.studies.benchmark.workload import tfnn_config
     from tfnn.studies.torch_twin import torch_model
 
     configs = [speedrun.configs(arch)[0] for arch in speedrun.ARCHS] + [
@@ -177,16 +176,16 @@ def test_benchmark_rows_race_tfnn_and_torch(mnist_builder, monkeypatch):
         format_speedrun_rows,
         speedrun_rows,
     )
-    races_module = importlib.import_module("tfnn.studies.speedrun.races")
+    from tfnn.studies.speedrun import timed_seeds
 
     started = []
-    real = races_module.in_subprocess
+    real = timed_seeds.in_subprocess
 
     def spy(module, function, env, **kwargs):
         started.append((function, kwargs["seed"]))
         return real(module, function, env, **kwargs)
 
-    monkeypatch.setattr(races_module, "in_subprocess", spy)
+    monkeypatch.setattr(timed_seeds, "in_subprocess", spy)
     rows = speedrun_rows(seeds=2, archs=("mlp",), train_limit=600, epochs=1)
     row = rows["mlp"]
     by = ["run_seed", "torch_seed"] if "torch" in row else ["run_seed"]

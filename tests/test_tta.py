@@ -133,14 +133,14 @@ def test_ensemble_with_shifts_is_the_mean_over_members_and_copies(tmp_path):
 def test_ensemble_with_shifts_exports_and_scores_from_its_savedmodel(
         mnist, tmp_path):
     from tfnn.shipping import export_savedmodel, verify
-    from tfnn.studies import common
+    from tfnn.studies import mnist_runs
     from tfnn.training import TrainConfig
 
-    splits = common.subset(mnist, 2000, None, 500)
+    splits = mnist_runs.subset(mnist, 2000, None, 500)
     members = [
-        common.train(ModelConfig(hidden=(32,),
-                                  initializer_kwargs={"seed": s}),
-                      TrainConfig(epochs=1, seed=s), splits).model
+        mnist_runs.train(ModelConfig(hidden=(32,),
+                                     initializer_kwargs={"seed": s}),
+                         TrainConfig(epochs=1, seed=s), splits).model
         for s in (0, 1)]
     fill = float(mnist.preprocessor(np.zeros(1))[0])
     ens = ensemble_model(members, max_shift=1, fill=fill)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tfnn.studies.common import figure
+from tfnn.studies.figures import figure
 
 
 def plot_stages(result):

@@ -14,7 +14,7 @@ from tfnn.studies.assignment.plots import (
 )
 from tfnn.studies.assignment.selection import to_json
 from tfnn.studies.assignment.stages import WHY
-from tfnn.studies.common import percent as pct
+from tfnn.studies.measures import percent as pct
 
 
 def _changes_text(row):

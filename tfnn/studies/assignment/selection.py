@@ -18,7 +18,7 @@ import numpy as np
 
 from tfnn.models.ensembles import ensemble_model, probabilities
 from tfnn.models.tta import offsets
-from tfnn.studies import common
+from tfnn.studies import measures
 from tfnn.studies.assignment.stages import (
     JOURNEY,
     JOURNEY_NAMES,
@@ -213,7 +213,7 @@ def _gain_row(name, copies, before, after, splits):
         was = [accuracy(getattr(c, probs), y) for c in before]
         row[f"{key}_accuracy"] = now
         row[f"{key}_accuracy_mean"], row[f"{key}_accuracy_std"] = \
-            common.mean_std(now)
+            measures.mean_std(now)
         row[f"{key}_gain"] = float(np.mean(now) - np.mean(was))
     return row
 

@@ -4,8 +4,8 @@ trains every stage for every seed (resuming from saved runs).
 Each stage of :data:`JOURNEY` is ``(name, ModelConfig overrides,
 TrainConfig overrides)``, applied on top of all the stages before it
 (:func:`stage_configs`). :func:`run_stages` trains them through the one
-trainer (:func:`tfnn.studies.common.train`) and aggregates the seeds: mean
-± sample std (:func:`tfnn.studies.common.mean_std`) and the gain over the
+trainer (:func:`tfnn.studies.mnist_runs.train`) and aggregates the seeds: mean
+± sample std (:func:`tfnn.studies.measures.mean_std`) and the gain over the
 stage before.
 """
 
@@ -18,7 +18,7 @@ import os
 from tfnn.atomic_json import write_json
 from tfnn.config import ModelConfig
 from tfnn.models import load_model, save_model
-from tfnn.studies import common
+from tfnn.studies import measures, mnist_runs
 from tfnn.training import TrainConfig
 
 logger = logging.getLogger(__name__)
@@ -120,8 +120,8 @@ def stage_configs(stages=JOURNEY, epochs=1, seed=0):
 def splits_for(config, splits=None):
     """MNIST (standardized with the training set's statistics) cut to the
     config's ``n_train`` / ``n_val`` / ``n_test`` (None keeps all)."""
-    return common.subset(splits or common.mnist(), config["n_train"],
-                         config["n_test"], config["n_val"])
+    return mnist_runs.subset(splits or mnist_runs.mnist(), config["n_train"],
+                             config["n_test"], config["n_val"])
 
 
 def _read_back(folder, key):
@@ -155,7 +155,7 @@ def train_stage(name, seed, mc, tc, splits, cache_dir=None):
                     folder)
         return found
     logger.info("stage %s, seed %d: %d epochs", name, seed, tc.epochs)
-    result = common.train(mc, tc, splits)
+    result = mnist_runs.train(mc, tc, splits)
     h = result.history
     entry = {"val_accuracy": float(h.val_accuracy[-1]),
              "test_accuracy": float(result.test_accuracy),
@@ -181,7 +181,7 @@ def _stage_rows(stages, entries):
         row = {"name": name, **entries[name]}
         for key in ("val_accuracy", "test_accuracy", "train_accuracy",
                     "seconds"):
-            row[key + "_mean"], row[key + "_std"] = common.mean_std(row[key])
+            row[key + "_mean"], row[key + "_std"] = measures.mean_std(row[key])
         for key in ("val", "test"):
             row[key + "_gain"] = (
                 0.0 if prev is None else

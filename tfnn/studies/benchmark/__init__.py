@@ -29,34 +29,35 @@ batch gather, the forward pass, forward + loss + gradients, Adam's apply and
 the full step, each compiled and looped in-graph as the fast path runs its
 step, beside the same parts of the PyTorch step.
 
-Modules: ``base`` (the models, FLOPs, :class:`Path`), ``ceiling`` (the
-matrix-product peak and the MLP step's products alone), ``paths`` (the
-timed training paths), ``torch_models`` (PyTorch, imported lazily), ``profile``
+Modules: ``workload`` (what is trained: the models, their FLOPs,
+:class:`TrainingPath`), ``ceiling`` (the matrix-product peak and the MLP
+step's products alone), ``training_speed`` (the training paths, timed
+side by side), ``torch_models`` (PyTorch, imported lazily), ``profile``
 (one step's parts), ``serving_load`` (``tfnn serve`` under load),
 ``worker`` (a benchmark function in a fresh process, through
-:mod:`tfnn.studies.processes`), ``report`` (Markdown) and ``runner`` (the
+:mod:`tfnn.studies.processes`), ``report`` (Markdown) and ``suite`` (the
 whole benchmark, with :mod:`tfnn.studies.speedrun`'s rows).
 """
 
 from tfnn.lazy import lazy_exports
 
 _EXPORTS = {
-    "cnn_flops_per_example": "tfnn.studies.benchmark.base",
-    "mlp_flops_per_example": "tfnn.studies.benchmark.base",
-    "tfnn_config": "tfnn.studies.benchmark.base",
+    "cnn_flops_per_example": "tfnn.studies.benchmark.workload",
+    "mlp_flops_per_example": "tfnn.studies.benchmark.workload",
+    "tfnn_config": "tfnn.studies.benchmark.workload",
     "matmul_peak": "tfnn.studies.benchmark.ceiling",
     "mlp_matmul_ceiling": "tfnn.studies.benchmark.ceiling",
     "mlp_matmuls": "tfnn.studies.benchmark.ceiling",
-    "prototype_path": "tfnn.studies.benchmark.paths",
-    "run_training": "tfnn.studies.benchmark.paths",
-    "time_to_accuracy": "tfnn.studies.benchmark.paths",
+    "prototype_path": "tfnn.studies.benchmark.training_speed",
+    "run_training": "tfnn.studies.benchmark.training_speed",
+    "time_to_accuracy": "tfnn.studies.benchmark.training_speed",
     "PROFILE_PARTS": "tfnn.studies.benchmark.profile",
     "step_profile": "tfnn.studies.benchmark.profile",
     "format_report": "tfnn.studies.benchmark.report",
-    "in_subprocess": "tfnn.studies.benchmark.runner",
-    "run": "tfnn.studies.benchmark.runner",
-    "run_profile": "tfnn.studies.benchmark.runner",
-    "step_profiles": "tfnn.studies.benchmark.runner",
+    "in_subprocess": "tfnn.studies.benchmark.suite",
+    "run": "tfnn.studies.benchmark.suite",
+    "run_profile": "tfnn.studies.benchmark.suite",
+    "step_profiles": "tfnn.studies.benchmark.suite",
     "serving_speed": "tfnn.studies.benchmark.serving_load",
 }
 __all__ = sorted(_EXPORTS)

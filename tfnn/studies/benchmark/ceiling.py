@@ -17,7 +17,7 @@ import time
 
 import tensorflow as tf
 
-from tfnn.studies.benchmark.base import MLP_HIDDEN
+from tfnn.studies.benchmark.workload import MLP_HIDDEN
 
 
 def matmul_peak(n=2048, repeats=10) -> float:

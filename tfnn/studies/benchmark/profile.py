@@ -16,13 +16,13 @@ import tensorflow as tf
 from tfnn.models import build_model
 from tfnn.nn import optimizers
 from tfnn.runtime import ONEDNN
-from tfnn.studies.benchmark.base import tfnn_config
 from tfnn.studies.benchmark.torch_models import (
     import_torch,
     torch_model,
     torch_step,
 )
-from tfnn.studies.common import mnist
+from tfnn.studies.benchmark.workload import tfnn_config
+from tfnn.studies.mnist_runs import mnist
 from tfnn.training import Trainer, epoch_order, loss_and_gradients, set_seed
 
 logger = logging.getLogger(__name__)

@@ -4,9 +4,9 @@ speed."""
 
 from __future__ import annotations
 
-from tfnn.studies.benchmark.base import PATHS
 from tfnn.studies.benchmark.profile import format_step_profile
 from tfnn.studies.benchmark.speedrun_rows import format_speedrun_rows
+from tfnn.studies.benchmark.workload import PATHS
 
 TITLES = {"mlp": "MLP",
           "mlp_bn_dropout": "MLP, Linear → BN → ReLU → dropout 0.2",

@@ -13,7 +13,7 @@ import logging
 import numpy as np
 
 from tfnn.batched_inference import batch_slices
-from tfnn.studies.benchmark.base import Path, tfnn_config
+from tfnn.studies.benchmark.workload import TrainingPath, tfnn_config
 from tfnn.studies.torch_twin import torch_model as twin
 
 logger = logging.getLogger(__name__)
@@ -33,7 +33,7 @@ def import_torch():
 def torch_model(arch, seed, threads):
     """``(model, optimizer, loss)``: the benchmark's MLP (also with BN and
     dropout, ``"mlp_bn_dropout"``) or CNN in PyTorch, built from the same
-    :func:`~tfnn.studies.benchmark.base.tfnn_config` as tfnn's
+    :func:`~tfnn.studies.benchmark.workload.tfnn_config` as tfnn's
     (:func:`tfnn.studies.torch_twin.torch_model`: He normal, zero bias),
     fused Adam 1e-3 and cross-entropy on logits."""
     import torch  # optional extra: imported only when it is used
@@ -56,7 +56,8 @@ def torch_step(model, opt, loss_fn, xb, yb):
 
 
 def torch_path(arch, splits, batch, seed, threads):
-    """The torch :class:`~tfnn.studies.benchmark.base.Path` on ``splits``
+    """The torch
+    :class:`~tfnn.studies.benchmark.workload.TrainingPath` on ``splits``
     (a fresh permutation every epoch); None when torch is not installed."""
     torch = import_torch()
     if torch is None:
@@ -81,4 +82,4 @@ def torch_path(arch, splits, batch, seed, threads):
                               for s in batch_slices(len(xt))])
         return float((pred.numpy() == splits.y_test).mean())
 
-    return Path("torch", epoch, accuracy)
+    return TrainingPath("torch", epoch, accuracy)

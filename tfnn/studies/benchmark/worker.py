@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import sys
 
-from tfnn.studies.benchmark.paths import run_training, time_to_accuracy
 from tfnn.studies.benchmark.profile import step_profile
+from tfnn.studies.benchmark.training_speed import run_training, time_to_accuracy
 from tfnn.studies.processes import worker_main
 
 MODULE = "tfnn.studies.benchmark.worker"

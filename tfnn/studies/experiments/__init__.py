@@ -27,7 +27,8 @@ from tfnn.atomic_json import write_json
 
 __all__ = ["EXPERIMENTS", "MODES", "config", "get", "names", "run", "save"]
 
-# name -> its number in docs/experiments.md. Order is the gallery's order.
+# name -> the experiment's number (its docstring's "Experiment N"). Order
+# is the gallery's order.
 EXPERIMENTS = {
     "activations": 1,
     "activation_histograms": 2,

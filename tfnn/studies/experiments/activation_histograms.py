@@ -30,9 +30,13 @@ comparison.
 
 from __future__ import annotations
 
+import keras
 import numpy as np
+from matplotlib.colors import LogNorm
 
-from tfnn.studies.common import figure, ratio
+from tfnn.nn import activations, initializers
+from tfnn.studies.figures import figure
+from tfnn.studies.measures import ratio
 
 TITLE = "Activation histograms per layer (10 × 500, tanh and ReLU)"
 CLAIM = ("Note 004 (CS231n lecture 6): with tanh, 0.01·N weights make the "
@@ -81,10 +85,6 @@ def forward(activation, initializer, depth, width, n_samples, seed):
     Returns:
         A list of ``depth`` arrays of shape ``(n_samples, width)``.
     """
-    import keras
-
-    from tfnn.nn import activations, initializers
-
     rng = np.random.default_rng(seed)
     h = rng.standard_normal((n_samples, width)).astype("float32")
     act = activations.get(activation)  # a Keras layer
@@ -182,8 +182,6 @@ def _ordered(per_setting):
 
 
 def plot(result):
-    from matplotlib.colors import LogNorm
-
     archs = result["architectures"]
     main = "10x500" if "10x500" in archs else next(iter(archs))
     archs = {main: archs[main],

@@ -10,8 +10,10 @@ Keras layer the registry builds, and the derivative from autodiff
 from __future__ import annotations
 
 import numpy as np
+import tensorflow as tf
 
-from tfnn.studies.common import figure
+from tfnn.nn import activations
+from tfnn.studies.figures import figure
 
 TITLE = "Activation functions and their derivatives"
 CLAIM = ("Sigmoid and tanh saturate: their gradients vanish for large |x| "
@@ -25,10 +27,6 @@ FULL = dict(QUICK, points=1201)
 
 
 def run(config):
-    import tensorflow as tf
-
-    from tfnn.nn import activations
-
     x = np.linspace(config["x_min"], config["x_max"], config["points"],
                     dtype="float32")
     curves = {}

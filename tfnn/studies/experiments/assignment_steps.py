@@ -27,9 +27,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from tfnn.studies import common
+from tfnn.studies import measures
 from tfnn.studies.assignment import JOURNEY, run_stages, stage_configs
-from tfnn.studies.common import figure
+from tfnn.studies.figures import figure
 
 TITLE = "The assignment of note 003: MNIST accuracy, one change at a time"
 CLAIM = ("A suitable activation (ReLU), weight initialization (He), "
@@ -144,8 +144,8 @@ def summarize(result):
            f"not change training at all): {', '.join(same)}. " if same
            else "")
         + f"The validation set's best stage is {best['name']} "
-        f"({common.percent(best['val_accuracy_mean'])} validation, "
-        f"{common.percent(best['test_accuracy_mean'])} test). The claim "
+        f"({measures.percent(best['val_accuracy_mean'])} validation, "
+        f"{measures.percent(best['test_accuracy_mean'])} test). The claim "
         f"{'holds' if held else 'does NOT hold'}: the last stage is "
         f"{100 * total:+.1f} points over the baseline."
     )

@@ -34,9 +34,14 @@ Three measurements:
 
 from __future__ import annotations
 
+import matplotlib
 import numpy as np
 
-from tfnn.studies.common import figure, mnist, subset, train
+from tfnn.config import ModelConfig
+from tfnn.models import build_model
+from tfnn.studies.figures import figure
+from tfnn.studies.mnist_runs import mnist, subset, train
+from tfnn.training import TrainConfig, TrainingDiverged, set_seed
 
 TITLE = "Batch Normalization: init scales, train vs inference mode, batch size"
 CLAIM = ("BN makes training much less dependent on the initial weight scale "
@@ -79,8 +84,6 @@ def _no_validation(splits):
 
 
 def _fit(model_config, train_config, splits):
-    from tfnn.training import TrainingDiverged
-
     try:
         return train(model_config, train_config, splits)
     except TrainingDiverged:
@@ -141,8 +144,6 @@ def batch_stat_noise(model, x, sizes):
 def run(config):
     """(a) with vs without BN across initial weight scales, (b) train vs
     inference mode as training goes on, (c) batch size 16 vs 128 with BN."""
-    from tfnn.training import TrainConfig
-
     full = mnist()
     splits = _no_validation(subset(full, config["n_train"], config["n_test"]))
     tc = TrainConfig(optimizer=config["optimizer"],
@@ -158,8 +159,6 @@ def run(config):
 
 def _scale_sweep(config, tc, splits):
     """(a) Final loss and accuracy with and without BN per init scale."""
-    from tfnn.config import ModelConfig
-
     scales = {"bn": [], "plain": []}
     for s in config["scales"]:
         for key, bn in (("plain", False), ("bn", True)):
@@ -185,10 +184,6 @@ def _mode_trace(config, tc, full):
     """(b) Train vs inference mode over training: one model per step count
     (the same seed and batches, so each run continues the shorter ones).
     Returns ``(rows, steps_per_epoch)``."""
-    from tfnn.config import ModelConfig
-    from tfnn.models import build_model
-    from tfnn.training import set_seed
-
     mc = ModelConfig(hidden=tuple(config["trace_hidden"]),
                      activation=config["activation"],
                      initializer=config["trace_initializer"],
@@ -221,8 +216,6 @@ def _mode_trace(config, tc, full):
 
 def _batch_sizes(config, tc, splits):
     """(c) BN with batch size 16 vs 128 for the same epochs."""
-    from tfnn.config import ModelConfig
-
     by_batch = {}
     mc_bs = ModelConfig(hidden=tuple(config["hidden"]),
                         activation=config["activation"],
@@ -260,10 +253,23 @@ def settling(result):
 
 
 def plot(result):
-    import matplotlib
-
     fig, axes = figure(ncols=3, nrows=2, width=4.6, height=3.5, title=TITLE)
-    ax = axes[0, 0]
+    _plot_scale_accuracy(axes[0, 0], result)
+    _plot_scale_losses(axes[0, 1], result)
+    _plot_mode_gap(axes[0, 2], result)
+    _plot_mode_accuracy(axes[1, 0], result)
+    _plot_stat_noise(axes[1, 1], result)
+    _plot_batch_losses(axes[1, 2], result)
+    return fig
+
+
+def _trace_steps(result):
+    """The traced step counts, step 0 drawn at 1 (log axes)."""
+    return [max(r["step"], 1) for r in result["trace"]]
+
+
+def _plot_scale_accuracy(ax, result):
+    """(a) Test accuracy against the init scale, with and without BN."""
     for key, style, label in (("plain", "o--", "without BN"),
                               ("bn", "s-", "with BN")):
         rows = result["scales"][key]
@@ -277,10 +283,13 @@ def plot(result):
            title="(a) accuracy after the same steps")
     ax.legend(fontsize=7)
     ax.grid(alpha=0.3, which="both")
-    ax = axes[0, 1]
+
+
+def _plot_scale_losses(ax, result):
+    """(a) Loss curves of at most three scales: the smallest, the middle
+    one, the largest."""
     cmap = matplotlib.colormaps["viridis"]
     rows = result["scales"]["bn"]
-    # At most three scales: the smallest, the middle one, the largest.
     picks = sorted({0, len(rows) // 2, len(rows) - 1})
     for i in picks:
         p, b = result["scales"]["plain"][i], rows[i]
@@ -295,9 +304,13 @@ def plot(result):
            title="(a) loss: solid = BN, dashed = no BN")
     ax.legend(fontsize=6, ncol=2)
     ax.grid(alpha=0.3, which="both")
-    ax = axes[0, 2]
+
+
+def _plot_mode_gap(ax, result):
+    """(b) The train/inference gap of the logits beside m^t, the share of
+    the moving averages' start still left."""
     tr = result["trace"]
-    steps = [max(r["step"], 1) for r in tr]
+    steps = _trace_steps(result)
     ax.plot(steps, [r["rel_diff"] for r in tr], "o-",
             label="train mode on one batch of all eval images")
     ax.plot(steps, [r["rel_diff_batch"] for r in tr], "s--",
@@ -314,7 +327,12 @@ def plot(result):
            title="(b) logits: train vs inference mode")
     ax.legend(fontsize=7)
     ax.grid(alpha=0.3, which="both")
-    ax = axes[1, 0]
+
+
+def _plot_mode_accuracy(ax, result):
+    """(b) Test accuracy in train and in inference mode."""
+    tr = result["trace"]
+    steps = _trace_steps(result)
     ax.plot(steps, [100 * r["acc_train_mode"] for r in tr], "o-",
             label="train mode (batch statistics)")
     ax.plot(steps, [100 * r["acc_inference_mode"] for r in tr], "s--",
@@ -324,10 +342,12 @@ def plot(result):
            title="(b) accuracy in each mode")
     ax.legend(fontsize=7)
     ax.grid(alpha=0.3, which="both")
-    ax = axes[1, 1]
+
+
+def _plot_stat_noise(ax, result):
+    """(c) The spread of μ_B and σ²_B over batches against theory."""
     bb = result["by_batch"]
-    sizes = sorted(bb, key=int)
-    noise = bb[sizes[-1]]["stat_noise"]
+    noise = bb[max(bb, key=int)]["stat_noise"]
     ms = sorted(int(m) for m in noise)
     xs = np.arange(len(ms))
     ax.bar(xs - 0.2, [noise[str(m)]["mean_noise"] for m in ms], 0.4,
@@ -343,8 +363,12 @@ def plot(result):
     ax.set(xlabel="mini-batch size", ylabel="relative spread over batches",
            title="(c) noise of BN's batch statistics")
     ax.legend(fontsize=7)
-    ax = axes[1, 2]
-    for key in sizes:
+
+
+def _plot_batch_losses(ax, result):
+    """(c) Loss against examples seen, batch 16 vs 128."""
+    bb = result["by_batch"]
+    for key in sorted(bb, key=int):
         r = bb[key]
         b = int(key)
         k = max(1, 1024 // b)  # smooth over ~1024 examples
@@ -357,7 +381,6 @@ def plot(result):
            title="(c) BN with batch 16 vs 128, same epochs")
     ax.legend(fontsize=7)
     ax.grid(alpha=0.3, which="both")
-    return fig
 
 
 def _smooth(values, k):

@@ -30,7 +30,10 @@ import dataclasses
 
 import numpy as np
 
-from tfnn.studies.common import figure, mnist, subset, train
+from tfnn.config import ModelConfig
+from tfnn.studies.figures import figure
+from tfnn.studies.mnist_runs import mnist, subset, train
+from tfnn.training import TrainConfig
 
 TITLE = "Batch size: 16 vs 128 (note 000); batch GD vs SGD vs mini-batch"
 CLAIM = ("Note 000: with batch 128 instead of 16 (lr 1e-4, 20 epochs) the "
@@ -73,9 +76,6 @@ def loss_at_updates(step_loss, updates, window=20):
 
 
 def run(config):
-    from tfnn.config import ModelConfig
-    from tfnn.training import TrainConfig
-
     full = mnist()
     mc = ModelConfig(hidden=tuple(config["hidden"]))
     splits = subset(full, config["n_train"], config["n_test"],

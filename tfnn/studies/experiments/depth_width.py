@@ -25,7 +25,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from tfnn.studies.common import figure
+from tfnn.config import ModelConfig
+from tfnn.studies import mnist_runs
+from tfnn.studies.figures import figure
+from tfnn.training import TrainConfig
 
 TITLE = "Depth and width on MNIST (note 003; note 000's two models)"
 CLAIM = ("Note 003: usually the deeper the network and the more neurons, the "
@@ -54,13 +57,9 @@ def _arch(hidden):
 
 
 def run(config):
-    from tfnn.config import ModelConfig
-    from tfnn.studies import common
-    from tfnn.training import TrainConfig
-
-    splits = common.mnist()
-    data = common.subset(splits, int(config["n_train"]),
-                          int(config["n_test"]), n_val=1000)
+    splits = mnist_runs.mnist()
+    data = mnist_runs.subset(splits, int(config["n_train"]),
+                             int(config["n_test"]), n_val=1000)
     cache = {}
 
     def train(hidden, output, epochs, seeds):
@@ -77,7 +76,7 @@ def run(config):
                              learning_rate=float(config["learning_rate"]),
                              batch_size=int(config["batch_size"]),
                              epochs=int(epochs), seed=int(seed))
-            res = common.train(mc, tc, data)
+            res = mnist_runs.train(mc, tc, data)
             accs.append(res.test_accuracy)
             losses.append(res.test_loss)
             params = int(res.model.count_params())
@@ -131,20 +130,35 @@ def plot(result):
     fig, axes = figure(ncols=2, nrows=2, width=5.4, height=3.9,
                        title=f"{TITLE}: {cfg['n_train']} training examples, "
                              f"batch {cfg['batch_size']}")
-    seeds = len(cfg["seeds"])
+    _plot_widths(axes[0, 0], result)
+    _plot_depths(axes[0, 1], result)
+    # the same accuracy scale on both: depth's effect next to width's
+    lo = min(axes[0, 0].get_ylim()[0], axes[0, 1].get_ylim()[0])
+    hi = max(axes[0, 0].get_ylim()[1], axes[0, 1].get_ylim()[1]) + 0.3
+    for a in axes[0]:
+        a.set_ylim(lo, hi)
+    _plot_per_parameter(axes[1, 0], result)
+    _plot_note000_curves(axes[1, 1], result)
+    return fig
 
-    def errbars(ax, x, rows, **kw):
-        y = 100 * np.asarray([r["test_accuracy"] for r in rows])
-        e = 100 * np.asarray([r["test_accuracy_std"] for r in rows])
-        ax.errorbar(x, y, yerr=e if seeds > 1 else None, marker="o",
-                    capsize=3, **kw)
-        for xi, yi in zip(x, y):
-            ax.annotate(f"{yi:.2f}", (xi, yi), textcoords="offset points",
-                        xytext=(0, 6), ha="center", fontsize=7)
 
-    ax = axes[0, 0]
-    w = result["widths"]
-    errbars(ax, [r["hidden"][0] for r in w], w, color="tab:blue")
+def _errorbars(ax, x, rows, seeds, **kw):
+    """Mean test accuracy (± std over ``seeds`` seeds when more than one),
+    each point labelled with its value."""
+    y = 100 * np.asarray([r["test_accuracy"] for r in rows])
+    e = 100 * np.asarray([r["test_accuracy_std"] for r in rows])
+    ax.errorbar(x, y, yerr=e if seeds > 1 else None, marker="o",
+                capsize=3, **kw)
+    for xi, yi in zip(x, y):
+        ax.annotate(f"{yi:.2f}", (xi, yi), textcoords="offset points",
+                    xytext=(0, 6), ha="center", fontsize=7)
+
+
+def _plot_widths(ax, result):
+    """Test accuracy against the width of the one hidden layer."""
+    cfg, w = result["config"], result["widths"]
+    _errorbars(ax, [r["hidden"][0] for r in w], w, len(cfg["seeds"]),
+               color="tab:blue")
     ax.set(xscale="log", xlabel="units in the one hidden layer",
            ylabel="test accuracy (%)",
            title=f"wider: 784-w-10, {cfg['epochs']} epochs")
@@ -153,25 +167,29 @@ def plot(result):
     ax.set_xticklabels([str(r["hidden"][0]) for r in w])
     ax.grid(alpha=0.3)
 
-    ax = axes[0, 1]
-    d = result["depths"]
-    errbars(ax, [len(r["hidden"]) for r in d], d, color="tab:orange")
+
+def _plot_depths(ax, result):
+    """Test accuracy against the number of hidden layers."""
+    cfg, d = result["config"], result["depths"]
+    _errorbars(ax, [len(r["hidden"]) for r in d], d, len(cfg["seeds"]),
+               color="tab:orange")
     ax.set(xlabel=f"hidden layers of {cfg['depth_width']} units",
            ylabel="test accuracy (%)",
            title=f"deeper: 784-{cfg['depth_width']}×k-10, "
                  f"{cfg['epochs']} epochs")
     ax.set_xticks([len(r["hidden"]) for r in d])
     ax.grid(alpha=0.3)
-    # the same accuracy scale on both: depth's effect next to width's
-    lo = min(axes[0, 0].get_ylim()[0], ax.get_ylim()[0])
-    hi = max(axes[0, 0].get_ylim()[1], ax.get_ylim()[1]) + 0.3
-    for a in (axes[0, 0], ax):
-        a.set_ylim(lo, hi)
 
-    ax = axes[1, 0]
-    for rows, label, color in ((w, "wider (1 hidden layer)", "tab:blue"),
-                               (d, f"deeper ({cfg['depth_width']} units "
-                                   "per layer)", "tab:orange")):
+
+def _plot_per_parameter(ax, result):
+    """Width and depth on one axis of parameters, note 000's models
+    beside them."""
+    cfg = result["config"]
+    for rows, label, color in ((result["widths"], "wider (1 hidden layer)",
+                                "tab:blue"),
+                               (result["depths"],
+                                f"deeper ({cfg['depth_width']} units "
+                                "per layer)", "tab:orange")):
         ax.plot([r["parameters"] for r in rows],
                 [100 * r["test_accuracy"] for r in rows], "o-",
                 color=color, label=label)
@@ -194,8 +212,10 @@ def plot(result):
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
 
-    ax = axes[1, 1]
-    n = result["note000"]
+
+def _plot_note000_curves(ax, result):
+    """Validation accuracy per epoch of note 000's models."""
+    cfg, n = result["config"], result["note000"]
     for name in _note000_names(result):
         r = n[name]
         v = 100 * np.asarray(r["val_accuracy"], dtype=float)
@@ -207,7 +227,6 @@ def plot(result):
     ax.set_xticks(range(1, int(cfg["note000_epochs"]) + 1))
     ax.legend(fontsize=7)
     ax.grid(alpha=0.3)
-    return fig
 
 
 SIGMOID_FLOOR = float(np.log(np.e + 9) - 1)  # min CE on sigmoid scores

@@ -22,9 +22,14 @@ that it zeroes is ≈ p, and the survivors are multiplied by exactly
 
 from __future__ import annotations
 
+import keras
+import matplotlib
 import numpy as np
 
-from tfnn.studies.common import figure, mnist, subset, train
+from tfnn.config import ModelConfig
+from tfnn.studies.figures import figure
+from tfnn.studies.mnist_runs import mnist, subset, train
+from tfnn.training import TrainConfig
 
 TITLE = "Dropout against overfitting on 300 MNIST images"
 CLAIM = ("Dropout randomly drops hidden units while training (model.train())"
@@ -57,8 +62,6 @@ def _accuracy(model, x, y):
 
 def mode_comparison(model, x):
     """The train/inference-mode checks of the module docstring on ``x``."""
-    import keras
-
     a = np.asarray(model(x, training=True))
     b = np.asarray(model(x, training=True))
     c = np.asarray(model(x, training=False))
@@ -93,9 +96,6 @@ def mode_comparison(model, x):
 
 
 def run(config):
-    from tfnn.config import ModelConfig
-    from tfnn.training import TrainConfig
-
     full = mnist()
     splits = subset(full, config["n_train"], config["n_test"],
                     config["n_val"])
@@ -143,8 +143,6 @@ def run(config):
 
 
 def plot(result):
-    import matplotlib
-
     runs = result["runs"]
     fig, axes = figure(ncols=3, nrows=1, width=4.8, height=3.8, title=TITLE)
     ax = axes[0, 0]

@@ -28,7 +28,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from tfnn.studies.common import figure, mnist, subset, train
+from tfnn.config import ModelConfig
+from tfnn.studies.figures import figure
+from tfnn.studies.mnist_runs import mnist, subset, train
+from tfnn.training import TrainConfig, TrainingDiverged
 
 TITLE = "Input normalization: raw vs min-max vs standardized pixels"
 CLAIM = ("Normalizing the inputs (standardize: subtract the mean, divide by "
@@ -80,9 +83,6 @@ def curvature(x):
 
 
 def run(config):
-    from tfnn.config import ModelConfig
-    from tfnn.training import TrainConfig, TrainingDiverged
-
     mc = ModelConfig(hidden=tuple(config["hidden"]),
                      activation=config["activation"],
                      initializer=config["initializer"])

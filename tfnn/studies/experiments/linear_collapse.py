@@ -20,9 +20,13 @@ the non-linearity buys. The single-layer model (softmax regression,
 
 from __future__ import annotations
 
+import keras
 import numpy as np
 
-from tfnn.studies.common import figure
+from tfnn.config import ModelConfig
+from tfnn.studies import mnist_runs
+from tfnn.studies.figures import figure
+from tfnn.training import TrainConfig
 
 TITLE = "Linear collapse: a deep linear network is one linear layer"
 CLAIM = ("Notes 003/004: stacking layers with a linear (or no) activation "
@@ -48,8 +52,6 @@ FULL = dict(QUICK, depths=[1, 2, 4, 8, 12], n_train=20000, epochs=3,
 def collapse(model):
     """The single ``(W, b)`` a model of Dense layers with linear activations
     computes, in float64: ``W = W₁…W_out``, ``b`` pushed through likewise."""
-    import keras
-
     W, b = None, None
     for layer in model.layers:
         if not isinstance(layer, keras.layers.Dense):
@@ -67,8 +69,6 @@ def collapse(model):
 def compose(model, x):
     """The model's Dense layers applied one after another in float64
     (``h ← h W_l + b_l``): the deep network without float32 rounding."""
-    import keras
-
     h = x.reshape(len(x), -1).astype("float64")  # (n, 784)
     for layer in model.layers:
         if isinstance(layer, keras.layers.Dense):
@@ -93,13 +93,9 @@ def additivity_residual(model, a, c):
 
 
 def run(config):
-    from tfnn.config import ModelConfig
-    from tfnn.studies import common
-    from tfnn.training import TrainConfig
-
-    splits = common.mnist()
-    data = common.subset(splits, int(config["n_train"]),
-                          int(config["n_test"]), n_val=1000)
+    splits = mnist_runs.mnist()
+    data = mnist_runs.subset(splits, int(config["n_train"]),
+                             int(config["n_test"]), n_val=1000)
     seed = int(config["seed"])
     tc = TrainConfig(optimizer=config["optimizer"],
                      learning_rate=float(config["learning_rate"]),
@@ -116,17 +112,17 @@ def run(config):
                            initializer=config["initializer"],
                            initializer_kwargs={"seed": seed})
 
-    single = common.train(model_config(0, "linear"), tc, data)
+    single = mnist_runs.train(model_config(0, "linear"), tc, data)
     rows = []
     for depth in config["depths"]:
-        lin = common.train(model_config(depth, "linear"), tc, data)
+        lin = mnist_runs.train(model_config(depth, "linear"), tc, data)
         W, b = collapse(lin.model)
         deep = np.asarray(lin.model(x, training=False), dtype="float64")
         flat = x.reshape(len(x), -1).astype("float64")  # (m, 784)
         collapsed = flat @ W + b  # (m, 10)
         diff = np.abs(deep - collapsed)
         diff64 = np.abs(compose(lin.model, x) - collapsed)
-        relu = common.train(model_config(depth, "relu"), tc, data)
+        relu = mnist_runs.train(model_config(depth, "relu"), tc, data)
         rows.append({
             "depth": int(depth),
             "max_abs_diff": float(diff.max()),

@@ -20,10 +20,16 @@ from __future__ import annotations
 
 import math
 
+import matplotlib
 import numpy as np
+from matplotlib.cm import ScalarMappable
+from matplotlib.colors import Normalize
 
-from tfnn.studies import common
-from tfnn.studies.common import figure, trailing_mean
+from tfnn.config import ModelConfig
+from tfnn.studies import measures, mnist_runs
+from tfnn.studies.figures import figure
+from tfnn.studies.measures import trailing_mean
+from tfnn.training import TrainConfig, TrainingDiverged
 
 TITLE = "Learning-rate sweep on a log scale (SGD on an MNIST MLP)"
 CLAIM = ("Pick the learning rate on a log scale: too low and the loss barely "
@@ -53,10 +59,7 @@ def _end_loss(step_loss):
 
 
 def run(config):
-    from tfnn.config import ModelConfig
-    from tfnn.training import TrainConfig, TrainingDiverged
-
-    splits = common.subset(common.mnist(), config["n_train"])
+    splits = mnist_runs.subset(mnist_runs.mnist(), config["n_train"])
     mc = ModelConfig(hidden=tuple(config["hidden"]),
                      activation=config["activation"],
                      initializer=config["initializer"],
@@ -72,7 +75,7 @@ def run(config):
                          loss_guard="off")
         entry = {"log10_lr": float(log_lr), "lr": lr}
         try:
-            result = common.train(mc, tc, splits)
+            result = mnist_runs.train(mc, tc, splits)
         except TrainingDiverged as err:
             entry.update(diverged=True, message=str(err), step_loss=[],
                          final_loss=math.inf, val_accuracy=math.nan,
@@ -113,10 +116,6 @@ def _lr_text(lr):
 
 
 def plot(result):
-    import matplotlib
-    from matplotlib.cm import ScalarMappable
-    from matplotlib.colors import Normalize
-
     runs = result["runs"]
     lrs = np.array([r["lr"] for r in runs], dtype=float)
     val = np.array([r["val_accuracy"] for r in runs], dtype=float)
@@ -200,16 +199,17 @@ def summarize(result):
         "diverged (NaN)" if high["diverged"] else
         f"exploded to a loss of {high['max_loss']:.3g} "
         f"(L_0 = {high['initial_loss']:.2f}) and ended at "
-        f"{common.percent(high['val_accuracy'])} validation accuracy"
+        f"{measures.percent(high['val_accuracy'])} validation accuracy"
         if high["exploded"] else
-        f"ended at {common.percent(high['val_accuracy'])}")
+        f"ended at {measures.percent(high['val_accuracy'])}")
     return (
         f"SGD on a {result.get('config', {}).get('hidden', '')} MLP for "
         f"lr = {_lr_text(runs[0]['lr'])} … {_lr_text(runs[-1]['lr'])} "
         f"({len(runs)} values on a log grid). The best validation accuracy, "
-        f"{common.percent(best['val_accuracy'])}, is at lr "
+        f"{measures.percent(best['val_accuracy'])}, is at lr "
         f"{_lr_text(best['lr'])} ({'inside' if inside else 'at the edge of'}"
-        f" the range; its test accuracy {common.percent(best['test_accuracy'])}"
+        f" the range; its test accuracy "
+        f"{measures.percent(best['test_accuracy'])}"
         f"). At lr {_lr_text(low['lr'])} the loss changed by "
         f"{100 * low['relative_change']:.1f} % of L_0 against "
         f"{100 * best['relative_change']:.1f} % at the best lr "

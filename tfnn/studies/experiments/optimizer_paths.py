@@ -37,9 +37,15 @@ toward the origin at once.
 
 from __future__ import annotations
 
+import matplotlib
 import numpy as np
+import tensorflow as tf
 
-from tfnn.studies.common import figure
+from tfnn.config import ModelConfig
+from tfnn.nn import optimizers
+from tfnn.studies import mnist_runs
+from tfnn.studies.figures import figure
+from tfnn.training import TrainConfig, TrainingDiverged
 
 TITLE = "Optimizer paths on an uneven bowl and a saddle; optimizers on MNIST"
 CLAIM = ("Note 001: SGD struggles when the curvature differs by direction and "
@@ -121,10 +127,6 @@ def optimize_path(key, learning_rate, surface, start, steps):
     Returns:
         ``(steps + 1, 2)`` float64 array, the start first.
     """
-    import tensorflow as tf
-
-    from tfnn.nn import optimizers
-
     opt = optimizers.get(key, learning_rate=learning_rate)
     w = tf.Variable(np.asarray(start, dtype="float32"))
     opt.build([w])
@@ -161,8 +163,6 @@ def _path_stats(surface, points, escape_y):
 def ordered(keys):
     """Registry keys in note 003's family-tree order (gradient descent,
     momentum-type, learning-rate-type, both), restricted to ``keys``."""
-    from tfnn.nn import optimizers
-
     tree = list(PATH_LRS["bowl"])
     names = optimizers.names()
     return ([k for k in tree if k in keys and k in names]
@@ -170,11 +170,6 @@ def ordered(keys):
 
 
 def run(config):
-    from tfnn.config import ModelConfig
-    from tfnn.nn import optimizers
-    from tfnn.studies import common
-    from tfnn.training import TrainConfig, TrainingDiverged
-
     steps = int(config["steps"])
     escape_y = float(config["escape_y"])
     paths = {}
@@ -198,9 +193,9 @@ def run(config):
             per[key] = {"points": pts, **_path_stats(surface, pts, escape_y)}
         same[surface] = per
 
-    splits = common.mnist()
-    data = common.subset(splits, int(config["n_train"]),
-                          int(config["n_test"]), int(config["n_val"]))
+    splits = mnist_runs.mnist()
+    data = mnist_runs.subset(splits, int(config["n_train"]),
+                             int(config["n_test"]), int(config["n_val"]))
     mc = ModelConfig(hidden=tuple(config["hidden"]), activation="relu",
                      initializer="he_normal",
                      initializer_kwargs={"seed": int(config["seed"])})
@@ -212,7 +207,7 @@ def run(config):
                          epochs=int(config["epochs"]),
                          seed=int(config["seed"]))
         try:
-            res = common.train(mc, tc, data)
+            res = mnist_runs.train(mc, tc, data)
             h = res.history
             mnist[key] = {
                 "learning_rate": tc.learning_rate,
@@ -241,8 +236,6 @@ FAMILY_STYLE = {"gradient descent": "-", "momentum-type": "--",
 
 
 def _colors(keys):
-    import matplotlib
-
     cmap = matplotlib.colormaps["tab20"]
     return {k: cmap(i % 20) for i, k in enumerate(keys)}
 
@@ -266,81 +259,106 @@ def _smooth(values, window=None):
     return np.arange(window, len(values) + 1), running
 
 
+# The plotted window of each surface: (x range, y range).
+EXTENTS = {"bowl": ((-8, 8), (-3, 3)), "saddle": ((-2, 2), (-2.2, 2.2))}
+
+
 def plot(result):
-    paths = result["paths"]
-    cfg = result["config"]
-    keys = ordered(set().union(*[set(p) for p in paths.values()]))
+    keys = ordered(set().union(*[set(p) for p in result["paths"].values()]))
     colors = _colors(keys)
     fig, axes = figure(ncols=3, nrows=3, width=5.2, height=4.0,
                        title=f"{TITLE} (notes 001, 003)")
-    extents = {"bowl": ((-8, 8), (-3, 3)), "saddle": ((-2, 2), (-2.2, 2.2))}
-    steps = cfg["steps"]
     for row, surface in enumerate(("bowl", "saddle")):
-        per = paths[surface]
-        ax = axes[row, 0]
-        _contour(ax, surface, extents[surface])
-        (x0, x1), (y0, y1) = extents[surface]
-        for key in ordered(per):
-            r = per[key]
-            p = np.clip(np.asarray(r["points"], dtype=float),
-                        [x0 - 1, y0 - 1], [x1 + 1, y1 + 1])
-            ax.plot(p[:, 0], p[:, 1], FAMILY_STYLE.get(r["family"], "-"),
-                    color=colors[key], lw=1.2, marker=".", ms=3,
-                    label=f"{key} (lr {r['learning_rate']:g})")
-        start = result["surfaces"][surface]["start"]
-        ax.plot(*start, "k*", ms=10)
-        ax.set(xlim=extents[surface][0], ylim=extents[surface][1],
-               xlabel="x", ylabel="y",
-               title=f"{result['surfaces'][surface]['formula']}: "
-                     f"{steps} steps from ({start[0]:g}, {start[1]:g})")
-        ax.legend(fontsize=6, ncol=2,
-                  loc="lower right" if surface == "bowl" else "lower left")
-
-        ax = axes[row, 1]
-        for key in ordered(per):
-            r = per[key]
-            y = np.maximum(np.asarray(r["distance"], dtype=float), 1e-8)
-            ax.plot(np.arange(len(y)), y, FAMILY_STYLE.get(r["family"], "-"),
-                    color=colors[key], lw=1.2, label=key)
-        ax.set(yscale="log", xlabel="step",
-               ylabel="distance to the (nearer) minimum",
-               title=f"{surface}: each optimizer at its own lr "
-                     "(line style = family)")
-        ax.grid(alpha=0.3)
-
+        _plot_paths(axes[row, 0], result, surface, colors)
+        _plot_distances(axes[row, 1], result, surface, colors)
     # same learning rate: what the update rule buys
-    lr = cfg["same_lr"]
-    same = result["same_lr"]
-    ax = axes[0, 2]
-    same_keys = [k for k in cfg["same_lr_optimizers"] if k in same["bowl"]]
-    for key in same_keys:
-        r = same["bowl"][key]
+    _plot_same_lr_bowl(axes[0, 2], result, colors)
+    _plot_same_lr_saddle(axes[1, 2], result, colors)
+    _plot_mnist_loss(axes[2, 0], result, colors)
+    _plot_mnist_val_accuracy(axes[2, 1], result, colors)
+    _plot_mnist_final(axes[2, 2], result, colors)
+    return fig
+
+
+def _plot_paths(ax, result, surface, colors):
+    """Each optimizer's path over the surface's contours."""
+    per = result["paths"][surface]
+    _contour(ax, surface, EXTENTS[surface])
+    (x0, x1), (y0, y1) = EXTENTS[surface]
+    for key in ordered(per):
+        r = per[key]
+        p = np.clip(np.asarray(r["points"], dtype=float),
+                    [x0 - 1, y0 - 1], [x1 + 1, y1 + 1])
+        ax.plot(p[:, 0], p[:, 1], FAMILY_STYLE.get(r["family"], "-"),
+                color=colors[key], lw=1.2, marker=".", ms=3,
+                label=f"{key} (lr {r['learning_rate']:g})")
+    start = result["surfaces"][surface]["start"]
+    ax.plot(*start, "k*", ms=10)
+    ax.set(xlim=EXTENTS[surface][0], ylim=EXTENTS[surface][1],
+           xlabel="x", ylabel="y",
+           title=f"{result['surfaces'][surface]['formula']}: "
+                 f"{result['config']['steps']} steps from "
+                 f"({start[0]:g}, {start[1]:g})")
+    ax.legend(fontsize=6, ncol=2,
+              loc="lower right" if surface == "bowl" else "lower left")
+
+
+def _plot_distances(ax, result, surface, colors):
+    """Distance to the (nearer) minimum by step, each at its own lr."""
+    per = result["paths"][surface]
+    for key in ordered(per):
+        r = per[key]
+        y = np.maximum(np.asarray(r["distance"], dtype=float), 1e-8)
+        ax.plot(np.arange(len(y)), y, FAMILY_STYLE.get(r["family"], "-"),
+                color=colors[key], lw=1.2, label=key)
+    ax.set(yscale="log", xlabel="step",
+           ylabel="distance to the (nearer) minimum",
+           title=f"{surface}: each optimizer at its own lr "
+                 "(line style = family)")
+    ax.grid(alpha=0.3)
+
+
+def _same_lr_keys(result):
+    """The optimizers run at the one shared learning rate."""
+    return [k for k in result["config"]["same_lr_optimizers"]
+            if k in result["same_lr"]["bowl"]]
+
+
+def _plot_same_lr_bowl(ax, result, colors):
+    """The bowl's distance to the minimum, all at the same lr."""
+    for key in _same_lr_keys(result):
+        r = result["same_lr"]["bowl"][key]
         ax.plot(np.maximum(np.asarray(r["distance"], dtype=float), 1e-8),
                 color=colors.get(key), lw=1.5, label=key)
     ax.set(yscale="log", xlabel="step", ylabel="distance to the minimum",
-           title=f"bowl, all at lr {lr:g}")
+           title=f"bowl, all at lr {result['config']['same_lr']:g}")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
-    ax = axes[1, 2]
-    for key in same_keys:
-        r = same["saddle"][key]
+
+
+def _plot_same_lr_saddle(ax, result, colors):
+    """|y| off the saddle's ridge by step, all at the same lr, and the
+    step each one leaves."""
+    cfg = result["config"]
+    for key in _same_lr_keys(result):
+        r = result["same_lr"]["saddle"][key]
         y = np.abs(np.asarray(r["points"], dtype=float)[:, 1])
         esc = r.get("escape_step")
-        when = esc if esc is not None else f"> {steps}"
+        when = esc if esc is not None else f"> {cfg['steps']}"
         ax.plot(np.maximum(y, 1e-8), color=colors.get(key), lw=1.5,
                 label=f"{key}: leaves at step {when}")
     ax.axhline(cfg["escape_y"], color="0.4", ls="--", lw=0.8)
     ax.set(yscale="log", xlabel="step", ylabel="|y| (distance off the ridge)",
-           title=f"saddle from y₀ = 10⁻³, all at lr {lr:g}")
+           title=f"saddle from y₀ = 10⁻³, all at lr {cfg['same_lr']:g}")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
 
-    # MNIST
-    mnist = result["mnist"]
-    names = ordered(mnist)
-    ax = axes[2, 0]
-    for key in names:
-        r = mnist[key]
+
+def _plot_mnist_loss(ax, result, colors):
+    """MNIST's training loss (running mean) by step."""
+    runs = result["mnist"]
+    for key in ordered(runs):
+        r = runs[key]
         if r["diverged"] or not len(r["step_loss"]):
             continue
         x, y = _smooth(r["step_loss"])
@@ -353,32 +371,39 @@ def plot(result):
     ax.grid(alpha=0.3)
     ax.legend(fontsize=6, ncol=2)
 
-    ax = axes[2, 1]
-    finals = {k: mnist[k]["final_val_accuracy"] for k in names
-              if not mnist[k]["diverged"]}
+
+def _plot_mnist_val_accuracy(ax, result, colors):
+    """MNIST's validation accuracy by epoch; runs below 80 % of the best
+    final accuracy are named in the title instead."""
+    runs = result["mnist"]
+    finals = {k: runs[k]["final_val_accuracy"] for k in ordered(runs)
+              if not runs[k]["diverged"]}
     best = max(finals.values()) if finals else 1.0
     shown = [k for k, v in finals.items() if v >= 0.8 * best]
     off = [k for k in finals if k not in shown]
     for key in shown:
-        r = mnist[key]
-        v = 100 * np.asarray(r["val_accuracy"], dtype=float)
+        v = 100 * np.asarray(runs[key]["val_accuracy"], dtype=float)
         ax.plot(np.arange(1, len(v) + 1), v, FAMILY_STYLE.get(
             optimizer_family(key), "-"), marker="o", ms=3,
             color=colors.get(key), label=key)
     ax.set(xlabel="epoch", ylabel="validation accuracy (%)",
            title="MNIST: validation accuracy by epoch"
                  + (f" (off scale: {', '.join(off)})" if off else ""))
-    ax.set_xticks(range(1, int(cfg["epochs"]) + 1))
+    ax.set_xticks(range(1, int(result["config"]["epochs"]) + 1))
     ax.grid(alpha=0.3)
 
-    ax = axes[2, 2]
-    acc = [mnist[k]["final_val_accuracy"] for k in names]
+
+def _plot_mnist_final(ax, result, colors):
+    """MNIST's final validation accuracy per optimizer, sorted."""
+    runs, cfg = result["mnist"], result["config"]
+    names = ordered(runs)
+    acc = [runs[k]["final_val_accuracy"] for k in names]
     vals = [100 * a if a is not None else 0.0 for a in acc]
     order = np.argsort(vals)
     bars = ax.barh(np.arange(len(names)), [vals[i] for i in order],
                    color=[colors.get(names[i], "0.5") for i in order])
     for b, i in zip(bars, order):
-        r = mnist[names[i]]
+        r = runs[names[i]]
         text = ("diverged" if r["diverged"] else
                 f"{vals[i]:.1f} % (lr {r['learning_rate']:g}, "
                 f"{r['steps']} steps)")
@@ -391,12 +416,9 @@ def plot(result):
            ylabel="optimizer",
            title=f"MNIST {arch}, {cfg['n_train']} examples, "
                  f"{cfg['epochs']} epochs")
-    return fig
 
 
 def optimizer_family(key):
-    from tfnn.nn import optimizers
-
     try:
         return optimizers.family(key)
     except ValueError:
@@ -430,12 +452,14 @@ def summarize(result):
                      and (sgd_e is None or esc[k] < sgd_e)]
     held = len(faster) == 3 and len(escape_faster) == 3
     own = result["paths"]
-    best_bowl = sorted(own["bowl"], key=lambda k: own["bowl"][k][
-        "final_distance"])
+    # Ties are ordered by name: the result and its JSON form (keys sorted)
+    # give the same summary.
+    best_bowl = sorted(own["bowl"], key=lambda k: (own["bowl"][k][
+        "final_distance"], k))
     mnist = result["mnist"]
     ranked = sorted((k for k in mnist if not mnist[k]["diverged"]),
-                    key=lambda k: -mnist[k]["final_val_accuracy"])
-    diverged = [k for k in mnist if mnist[k]["diverged"]]
+                    key=lambda k: (-mnist[k]["final_val_accuracy"], k))
+    diverged = sorted(k for k in mnist if mnist[k]["diverged"])
     return (
         f"All {len(own['bowl'])} optimizers of tfnn.nn.optimizers (real Keras "
         f"optimizers stepping a 2-vector tf.Variable) ran {steps} steps on "

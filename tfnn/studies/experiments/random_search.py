@@ -23,9 +23,13 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from matplotlib.colors import Normalize
+from matplotlib.patches import Rectangle
 
-from tfnn.studies import common
-from tfnn.studies.common import figure
+from tfnn.config import ModelConfig
+from tfnn.studies import measures, mnist_runs
+from tfnn.studies.figures import figure
+from tfnn.training import TrainConfig, TrainingDiverged
 
 TITLE = ("Random search of learning rate and L2 reg on log scales "
          "(coarse → fine)")
@@ -73,16 +77,13 @@ def fine_box(trials, coarse_box, top_k, margin):
 
 
 def _trial(splits, config, lr, reg, epochs):
-    from tfnn.config import ModelConfig
-    from tfnn.training import TrainConfig, TrainingDiverged
-
     mc = ModelConfig(hidden=tuple(config["hidden"]), reg=reg,
                      initializer_kwargs={"seed": config["seed"]})
     tc = TrainConfig(optimizer=config["optimizer"], learning_rate=lr,
                      batch_size=config["batch_size"], epochs=epochs,
                      seed=config["seed"])
     try:
-        result = common.train(mc, tc, splits)
+        result = mnist_runs.train(mc, tc, splits)
     except TrainingDiverged:
         return {"val_accuracy": math.nan, "train_accuracy": math.nan,
                 "final_loss": math.inf, "diverged": True}, math.nan
@@ -94,7 +95,7 @@ def _trial(splits, config, lr, reg, epochs):
 
 
 def run(config):
-    splits = common.subset(common.mnist(), config["n_train"])
+    splits = mnist_runs.subset(mnist_runs.mnist(), config["n_train"])
     rng = np.random.default_rng(config["seed"])
     coarse = {"log10_lr": list(config["coarse_log10_lr"]),
               "log10_reg": list(config["coarse_log10_reg"])}
@@ -136,15 +137,11 @@ def run(config):
 
 
 def _rect(ax, box, **kw):
-    from matplotlib.patches import Rectangle
-
     (x0, x1), (y0, y1) = box["log10_lr"], box["log10_reg"]
     ax.add_patch(Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, **kw))
 
 
 def plot(result):
-    from matplotlib.colors import Normalize
-
     trials = result["trials"]
     fig, axes = figure(ncols=2, width=5.6, height=4.4, title=TITLE)
     ax = axes[0, 0]
@@ -228,17 +225,17 @@ def summarize(result):
         f"and reg drawn as 10**uniform. Coarse box: log10 lr ∈ "
         f"[{cb['log10_lr'][0]:g}, {cb['log10_lr'][1]:g}], log10 reg ∈ "
         f"[{cb['log10_reg'][0]:g}, {cb['log10_reg'][1]:g}]; best coarse "
-        f"validation accuracy {common.percent(bc_t['val_accuracy'])} at lr "
+        f"validation accuracy {measures.percent(bc_t['val_accuracy'])} at lr "
         f"{bc_t['lr']:.2e}, reg {bc_t['reg']:.2e}. Fine box: log10 lr ∈ "
         f"[{fb['log10_lr'][0]:.2f}, {fb['log10_lr'][1]:.2f}], log10 reg ∈ "
         f"[{fb['log10_reg'][0]:.2f}, {fb['log10_reg'][1]:.2f}]; best fine "
-        f"{common.percent(bf_t['val_accuracy']) if bf_t else 'n/a'}. The "
+        f"{measures.percent(bf_t['val_accuracy']) if bf_t else 'n/a'}. The "
         f"trials within 5 points of the best span "
         f"{lr_span[1] - lr_span[0]:.1f} decades of lr but "
         f"{reg_span[1] - reg_span[0]:.1f} of reg. The validation set chose "
         f"lr {best['lr']:.2e}, reg {best['reg']:.2e} ({best['stage']}); "
         f"its test accuracy, read once: "
-        f"{common.percent(result['best_test_accuracy'])}. Coarse → fine "
+        f"{measures.percent(result['best_test_accuracy'])}. Coarse → fine "
         + ("worked as the note describes" if held
            else "did NOT behave as the note describes")
         + f": the fine box lies inside the coarse one and contains its best "

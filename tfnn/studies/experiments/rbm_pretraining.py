@@ -21,8 +21,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from tfnn.studies import common
-from tfnn.studies.common import figure, trailing_mean
+from tfnn.config import ModelConfig
+from tfnn.studies import measures, mnist_runs
+from tfnn.studies.figures import figure
+from tfnn.studies.measures import trailing_mean
+from tfnn.training import TrainConfig
 
 TITLE = "RBM pre-training + fine-tuning vs random initialization"
 CLAIM = ("Greedy layer-wise RBM pre-training (each layer an RBM trained by "
@@ -50,11 +53,8 @@ FULL = dict(QUICK, hidden=[500, 500], n_train=20000, rbm_epochs=5,
 
 
 def run(config):
-    from tfnn.config import ModelConfig
-    from tfnn.training import TrainConfig
-
-    splits = common.subset(common.mnist("minmax"), config["n_train"],
-                            config["n_test"])
+    splits = mnist_runs.subset(mnist_runs.mnist("minmax"), config["n_train"],
+                               config["n_test"])
     seed = config["seed"]
     tc = TrainConfig(optimizer=config["optimizer"],
                      learning_rate=config["learning_rate"],
@@ -73,7 +73,7 @@ def run(config):
             initializer=init,
             initializer_kwargs=rbm_kwargs if init == "rbm" else
             {"seed": seed})
-        result = common.train(mc, tc, splits)
+        result = mnist_runs.train(mc, tc, splits)
         if result.pretraining is not None:
             errors.append(result.pretraining)
         h = result.history
@@ -154,11 +154,11 @@ def summarize(result):
         f"epoch{'' if falls else ' (NOT strictly)'} ({err_text}). After "
         f"the same fine-tuning ({cfg.get('epochs', '?')} epoch(s) of "
         f"{cfg.get('optimizer', '?')}, lr {cfg.get('learning_rate', '?')}) "
-        f"the test accuracy is {common.percent(rbm)} from the RBM stack"]
+        f"the test accuracy is {measures.percent(rbm)} from the RBM stack"]
     if small is not None:
-        parts.append(f", {common.percent(small)} from small_normal")
+        parts.append(f", {measures.percent(small)} from small_normal")
     if xavier is not None:
-        parts.append(f" and {common.percent(xavier)} from xavier_normal")
+        parts.append(f" and {measures.percent(xavier)} from xavier_normal")
     parts.append(". ")
     if held:
         parts.append("The claim holds: pre-training gives backprop a far "

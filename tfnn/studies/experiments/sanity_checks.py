@@ -26,7 +26,12 @@ import re
 
 import numpy as np
 
-from tfnn.studies.common import figure, subset
+from tfnn.config import ModelConfig
+from tfnn.models import build_model
+from tfnn.studies import mnist_runs
+from tfnn.studies.figures import figure
+from tfnn.studies.mnist_runs import subset
+from tfnn.training import TrainConfig, Trainer, TrainingDiverged, overfit_check
 
 TITLE = "Sanity checks: initial loss, overfitting 20 examples, learning rate"
 CLAIM = ("Note 004: with small weights and reg = 0 the initial loss is "
@@ -63,9 +68,6 @@ def _no_validation(splits):
 def initial_loss(model_config, x, y):
     """The loss of a fresh model before any step (``Trainer.initial_loss``),
     with ``Σ W²`` over its kernels."""
-    from tfnn.models import build_model
-    from tfnn.training import Trainer
-
     model = build_model(model_config)
     trainer = Trainer(model, "sgd",
                       from_logits=model_config.loss_from_logits)
@@ -77,11 +79,7 @@ def initial_loss(model_config, x, y):
 
 
 def run(config):
-    from tfnn.config import ModelConfig
-    from tfnn.studies import common
-    from tfnn.training import TrainConfig, TrainingDiverged, overfit_check
-
-    splits = common.mnist()
+    splits = mnist_runs.mnist()
     seed = int(config["seed"])
     n = int(config["n_initial"])
     x0, y0 = splits.x_train[:n], splits.y_train[:n]
@@ -104,12 +102,12 @@ def run(config):
 
     # 2. overfit 20 examples (full batch, reg 0), with the shared trainer
     k = int(config["n_overfit"])
-    tiny = _no_validation(common.subset(splits, k, 1000))
+    tiny = _no_validation(mnist_runs.subset(splits, k, 1000))
     tc = TrainConfig(optimizer=config["overfit_optimizer"],
                      learning_rate=float(config["overfit_lr"]),
                      batch_size=0, epochs=int(config["overfit_epochs"]),
                      seed=seed)
-    fit = common.train(mc(), tc, tiny)
+    fit = mnist_runs.train(mc(), tc, tiny)
     acc = np.asarray(fit.history.accuracy)
     check = overfit_check(mc(), tc, splits.x_train, splits.y_train, k,
                           max_epochs=int(config["overfit_epochs"]))
@@ -125,7 +123,7 @@ def run(config):
     }
 
     # 3. learning rates: too low, good, too high
-    data = common.subset(splits, int(config["n_train"]), 1000, n_val=1000)
+    data = mnist_runs.subset(splits, int(config["n_train"]), 1000, n_val=1000)
     lr_runs = {}
     for label, lr in config["learning_rates"].items():
         tc = TrainConfig(optimizer=config["optimizer"], learning_rate=float(lr),
@@ -133,7 +131,7 @@ def run(config):
                          epochs=int(config["epochs"]), seed=seed,
                          loss_guard="off")  # its curve is the point
         try:
-            res = common.train(mc(), tc, data)
+            res = mnist_runs.train(mc(), tc, data)
             losses = np.asarray(res.history.step_loss)
             lr_runs[label] = {
                 "learning_rate": float(lr), "diverged": False,

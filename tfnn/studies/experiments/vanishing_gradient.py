@@ -24,8 +24,14 @@ steps to 25 % training error, tanh vs ReLU).
 from __future__ import annotations
 
 import numpy as np
+import tensorflow as tf
 
-from tfnn.studies.common import figure, ratio
+from tfnn.config import ModelConfig
+from tfnn.models import build_model
+from tfnn.studies import mnist_runs
+from tfnn.studies.figures import figure
+from tfnn.studies.measures import ratio
+from tfnn.training import TrainConfig, compute_loss
 
 TITLE = "Vanishing gradients: sigmoid vs ReLU"
 CLAIM = ("Notes 000/003: sigmoid squashes its input and its derivative is at "
@@ -81,12 +87,6 @@ def gradient_norms(activation, initializer, depth, width, x, y, seed=0):
     Uses the library's model factory and loss (``tfnn.training.
     compute_loss``); no step is taken.
     """
-    import tensorflow as tf
-
-    from tfnn.config import ModelConfig
-    from tfnn.models import build_model
-    from tfnn.training import compute_loss
-
     model = build_model(ModelConfig(
         hidden=(width,) * depth, activation=activation,
         initializer=initializer, initializer_kwargs={"seed": seed}))
@@ -114,11 +114,7 @@ def steps_to_target(step_loss, target, window):
 
 
 def run(config):
-    from tfnn.config import ModelConfig
-    from tfnn.studies import common
-    from tfnn.training import TrainConfig
-
-    splits = common.mnist()
+    splits = mnist_runs.mnist()
     seed = int(config["seed"])
     n = int(config["gradient_batch"])
     xb, yb = splits.x_train[:n], splits.y_train[:n]
@@ -131,8 +127,8 @@ def run(config):
         g["first_over_last_hidden"] = ratio(g["norm"][0], g["norm"][-2])
         grads[name] = g
 
-    data = common.subset(splits, int(config["n_train"]),
-                          int(config["n_test"]), n_val=1000)
+    data = mnist_runs.subset(splits, int(config["n_train"]),
+                             int(config["n_test"]), n_val=1000)
     tc = TrainConfig(optimizer=config["optimizer"],
                      learning_rate=float(config["learning_rate"]),
                      batch_size=int(config["batch_size"]),
@@ -144,7 +140,7 @@ def run(config):
             mc = ModelConfig(hidden=(int(config["train_width"]),) * int(depth),
                              activation=act, initializer=init,
                              initializer_kwargs={"seed": seed})
-            result = common.train(mc, tc, data)
+            result = mnist_runs.train(mc, tc, data)
             h = result.history
             runs[name] = {
                 "activation": act,

@@ -27,7 +27,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from tfnn.studies.common import figure, mnist, subset, train
+from tfnn.config import ModelConfig
+from tfnn.studies.figures import figure
+from tfnn.studies.mnist_runs import mnist, subset, train
+from tfnn.training import TrainConfig, TrainingDiverged
 
 TITLE = ("Weight initialization compared on MNIST "
          "(zeros, small, unit, Xavier, He)")
@@ -57,8 +60,6 @@ FULL = dict(QUICK, activations=["tanh", "relu"], epochs=5, n_train=20000,
 def _fit(model_config, train_config, splits):
     """``train``, or None when the loss became NaN/Inf (recorded as
     diverged instead of crashing the experiment)."""
-    from tfnn.training import TrainingDiverged
-
     try:
         return train(model_config, train_config, splits)
     except TrainingDiverged:
@@ -101,9 +102,6 @@ def _first_units(model, n=8):
 
 
 def run(config):
-    from tfnn.config import ModelConfig
-    from tfnn.training import TrainConfig
-
     splits = subset(mnist(), config["n_train"], config["n_test"])
     prior_class = int(np.bincount(splits.y_train, minlength=10).argmax())
     tc = TrainConfig(optimizer=config["optimizer"],
@@ -171,31 +169,44 @@ COLORS = {"zeros": "tab:gray", "small_normal": "tab:blue",
 
 
 def plot(result):
-    runs = result["runs"]
-    acts, inits = result["activations"], result["initializers"]
+    acts = result["activations"]
     fig, axes = figure(ncols=len(acts) + 1, nrows=2, width=4.8, height=4.0,
                        title=TITLE)
     for col, act in enumerate(acts):
-        ax = axes[0, col]
-        for init in inits:
-            r = runs[act][init]
-            if r["diverged"]:
-                ax.plot([], [], color=COLORS.get(init), ls=":",
-                        label=f"{init} (diverged: NaN)")
-                continue
-            y = _smooth(r["step_loss"], 20)
-            ax.plot(np.arange(len(y)) + 1, y, color=COLORS.get(init),
-                    label=f"{init}: {100 * r['test_accuracy']:.1f} %")
-        ax.set(yscale="log", xlabel="training step (SGD)",
-               ylabel="training loss (moving avg of 20)",
-               title=f"{act}: loss curves (test acc. in legend)")
-        ax.axhline(np.log(10), color="k", lw=0.6, ls="--",
-                   label="ln 10 (uniform guess)")
-        ax.legend(fontsize=7, loc="upper center", ncol=2,
-                  bbox_to_anchor=(0.5, -0.2))
-        ax.grid(alpha=0.3, which="both")
-    # Accuracy bars, grouped by activation.
-    ax = axes[0, -1]
+        _plot_loss_curves(axes[0, col], result, act)
+    _plot_accuracy_bars(axes[0, -1], result)
+    _plot_symmetry(axes[1, 0], result)
+    _plot_first_units(axes[1, 1], result)
+    for ax in axes[1, 2:]:
+        ax.axis("off")
+    return fig
+
+
+def _plot_loss_curves(ax, result, act):
+    """One activation's smoothed loss curve per initializer."""
+    for init in result["initializers"]:
+        r = result["runs"][act][init]
+        if r["diverged"]:
+            ax.plot([], [], color=COLORS.get(init), ls=":",
+                    label=f"{init} (diverged: NaN)")
+            continue
+        y = _smooth(r["step_loss"], 20)
+        ax.plot(np.arange(len(y)) + 1, y, color=COLORS.get(init),
+                label=f"{init}: {100 * r['test_accuracy']:.1f} %")
+    ax.set(yscale="log", xlabel="training step (SGD)",
+           ylabel="training loss (moving avg of 20)",
+           title=f"{act}: loss curves (test acc. in legend)")
+    ax.axhline(np.log(10), color="k", lw=0.6, ls="--",
+               label="ln 10 (uniform guess)")
+    ax.legend(fontsize=7, loc="upper center", ncol=2,
+              bbox_to_anchor=(0.5, -0.2))
+    ax.grid(alpha=0.3, which="both")
+
+
+def _plot_accuracy_bars(ax, result):
+    """Final test accuracy bars, grouped by activation."""
+    runs = result["runs"]
+    acts, inits = result["activations"], result["initializers"]
     width = 0.8 / len(acts)
     for i, act in enumerate(acts):
         accs = [runs[act][k]["test_accuracy"] for k in inits]
@@ -213,11 +224,14 @@ def plot(result):
     ax.set(ylabel="test accuracy (%)", xlabel="initializer",
            title="final test accuracy", ylim=(0, 105))
     ax.legend(fontsize=7, loc="upper left")
-    # Symmetry: distance moved from 0 vs spread between units, per layer.
-    ax = axes[1, 0]
-    # The first activation's zeros run and the sigmoid one (the others
-    # look the same: all exactly 0).
-    shown = {f"zeros/{acts[0]}"} | set(result["symmetry_accuracy"])
+
+
+def _plot_symmetry(ax, result):
+    """Symmetry: distance moved from 0 vs spread between units, per layer.
+    The first activation's zeros run and the sigmoid one (the others look
+    the same: all exactly 0)."""
+    shown = ({f"zeros/{result['activations'][0]}"}
+             | set(result["symmetry_accuracy"]))
     sym = {k: v for k, v in result["symmetry"].items() if k in shown}
     floor = 1e-12
     palette = ("tab:orange", "tab:green", "tab:cyan", "tab:olive")
@@ -243,9 +257,11 @@ def plot(result):
            ylabel="value (log; bars at 1e-12 are exactly 0)",
            title="zeros init: weights move, units stay identical")
     ax.legend(fontsize=6, loc="upper left", framealpha=0.7)
-    # The first 8 units' incoming weights as images.
+
+
+def _plot_first_units(ax, result):
+    """The first 8 units' incoming weights as images, one row a run."""
     imgs = result["first_units"]
-    ax = axes[1, 1]
     keys = sorted(imgs, key=lambda k: (k.startswith("zeros/"), k))
     stacked = np.concatenate(
         [np.asarray(imgs[k]) / (np.max(np.abs(imgs[k])) or 1.0) for k in keys],
@@ -257,9 +273,6 @@ def plot(result):
     ax.set_xticklabels(range(stacked.shape[1] // 28))
     ax.set(xlabel="hidden unit j of layer 1", ylabel="run",
            title="incoming weights of units 0-7 (each row / its max)")
-    for ax in axes[1, 2:]:
-        ax.axis("off")
-    return fig
 
 
 def summarize(result):

@@ -2,18 +2,18 @@
 fast as this CPU allows (``tfnn speedrun``).
 
 Modules: ``recipes`` (what is trained, chosen on the validation split) and
-``races`` (each seed in a fresh process, timed from its start to its exit;
+``timed_seeds`` (each seed in a fresh process, timed from its start to its exit;
 several trainers' seeds alternating; the per-seed table and the median).
 """
 
 from tfnn.lazy import lazy_exports
 
 _EXPORTS = {
-    "MODULE": "tfnn.studies.speedrun.races",
-    "format_table": "tfnn.studies.speedrun.races",
-    "race": "tfnn.studies.speedrun.races",
-    "race_side_by_side": "tfnn.studies.speedrun.races",
-    "run_seed": "tfnn.studies.speedrun.races",
+    "MODULE": "tfnn.studies.speedrun.timed_seeds",
+    "format_table": "tfnn.studies.speedrun.timed_seeds",
+    "race": "tfnn.studies.speedrun.timed_seeds",
+    "race_side_by_side": "tfnn.studies.speedrun.timed_seeds",
+    "run_seed": "tfnn.studies.speedrun.timed_seeds",
     "ARCHS": "tfnn.studies.speedrun.recipes",
     "RECIPES": "tfnn.studies.speedrun.recipes",
     "check_arch": "tfnn.studies.speedrun.recipes",

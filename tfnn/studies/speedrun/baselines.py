@@ -1,5 +1,5 @@
 """What the speedrun is measured against, each seed in a fresh process as
-the speedrun's own (:func:`~tfnn.studies.speedrun.races.race`):
+the speedrun's own (:func:`~tfnn.studies.speedrun.timed_seeds.race`):
 
 * :func:`torch_seed`: the same recipe in PyTorch (the same layers, BN
   momentum and ε, initializers, one-cycle schedule, Adam, batches and
@@ -25,6 +25,8 @@ import time
 
 import numpy as np
 
+from tfnn.data import load_arrays, num_batches, read_official, split_arrays
+from tfnn.data.shifts import offsets, shift_images
 from tfnn.studies.speedrun.recipes import recipe
 from tfnn.studies.torch_twin import torch_model
 
@@ -45,9 +47,6 @@ def torch_seed(arch="cnn", seed=0, train_limit=None, epochs=None,
     t0 = time.perf_counter()
     import torch
     from torch import nn
-
-    from tfnn.data import num_batches, read_official, split_arrays
-    from tfnn.data.shifts import offsets, shift_images
 
     r = recipe(arch)
     train = r["train"]
@@ -125,8 +124,6 @@ def keras_io_seed(seed=0, target=0.99, max_epochs=15, train_limit=None,
     per-epoch test scores."""
     t0 = time.perf_counter()
     import keras
-
-    from tfnn.data import load_arrays
 
     keras.utils.set_random_seed(seed)
     x, y = load_arrays("mnist", "train", manual_dir, data_dir)

@@ -31,17 +31,18 @@ reported beside it.
 
 The widths (48 channels, a 64 head) and the dropped last batch were chosen
 on validation as well, seeds 0–4, validation accuracy with the shifts
-after 3 epochs (training seconds in one process, interleaved):
+after 3 epochs:
 
-    32-64, head 128, last batch kept   99.06 99.14 99.26 99.16 99.32  13.4 s
-    the same, last batch dropped       98.98 99.22 99.22 99.10 99.28  13.0 s
-    32-48, head 64, dropped (chosen)   99.04 99.20 99.16 99.18 99.24  10.3 s
-    24-48, head 64, dropped            98.90 99.24 99.32 99.00 99.20   9.2 s
-    32-32, head 64, dropped            98.92 99.10 99.14 99.10 99.18   8.1 s
+    32-64, head 128, last batch kept   99.06 99.14 99.26 99.16 99.32
+    the same, last batch dropped       98.98 99.22 99.22 99.10 99.28
+    32-48, head 64, dropped (chosen)   99.04 99.20 99.16 99.18 99.24
+    24-48, head 64, dropped            98.90 99.24 99.32 99.00 99.20
+    32-32, head 64, dropped            98.92 99.10 99.14 99.10 99.18
 
-a quarter less training for the same validation accuracy; the narrower
-nets let a seed fall below 99 %. Dropping the short last batch saves its
-step function's own trace (0.3 s a process) and changes no accuracy.
+the same validation accuracy for fewer multiply-adds; the narrower nets
+let a seed fall below 99 %. Dropping the short last batch saves its step
+function's own trace and changes no accuracy (the training times behind
+both choices: docs/performance.md).
 
 ``mlp`` (≥ 98.0 %)::
 
@@ -52,6 +53,8 @@ step function's own trace (0.3 s a process) and changes no accuracy.
 from __future__ import annotations
 
 import copy
+
+from tfnn.config import ModelConfig
 
 ARCHS = ("cnn", "mlp")
 
@@ -102,7 +105,8 @@ def configs(arch: str, seed: int = 0, **train_changes):
     (which seeds the initializers, the batches' order and dropout) and
     any other TrainConfig field in ``train_changes`` (a test's
     ``train_limit`` or ``epochs``)."""
-    from tfnn.config import ModelConfig
+    # tfnn.training imports TensorFlow: only when a config is built, so
+    # the PyTorch rows and the parent of a race read recipes without it.
     from tfnn.training import TrainConfig
 
     r = recipe(arch)

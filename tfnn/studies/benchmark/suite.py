@@ -13,10 +13,10 @@ from tfnn.provenance import versions
 from tfnn.runtime import ONEDNN, onednn_wanted
 from tfnn.studies.benchmark.ceiling import matmul_peak, mlp_matmul_ceiling
 from tfnn.studies.benchmark.grpc_load import grpc_serving_speed
-from tfnn.studies.benchmark.paths import run_training, time_to_accuracy
 from tfnn.studies.benchmark.profile import step_profile
 from tfnn.studies.benchmark.serving_load import serving_speed
 from tfnn.studies.benchmark.speedrun_rows import speedrun_rows
+from tfnn.studies.benchmark.training_speed import run_training, time_to_accuracy
 from tfnn.studies.processes import in_subprocess as _in_subprocess
 
 logger = logging.getLogger(__name__)

@@ -26,16 +26,16 @@ import tensorflow as tf
 from tfnn.models import build_model
 from tfnn.nn import optimizers
 from tfnn.runtime import ONEDNN
-from tfnn.studies.benchmark.base import (
+from tfnn.studies.benchmark.torch_models import torch_path
+from tfnn.studies.benchmark.workload import (
     MLP_HIDDEN,
     PATHS,
-    Path,
+    TrainingPath,
     cnn_flops_per_example,
     mlp_flops_per_example,
     tfnn_config,
 )
-from tfnn.studies.benchmark.torch_models import torch_path
-from tfnn.studies.common import mnist, subset
+from tfnn.studies.mnist_runs import mnist, subset
 from tfnn.training import Trainer
 
 logger = logging.getLogger(__name__)
@@ -60,7 +60,7 @@ def _trainer_path(name, cfg, splits, batch, seed):
     def accuracy():
         return trainer.evaluate(splits.x_test, splits.y_test)[1]
 
-    return Path(name, epoch, accuracy)
+    return TrainingPath(name, epoch, accuracy)
 
 
 def _fit_path(cfg, splits, batch):
@@ -79,7 +79,7 @@ def _fit_path(cfg, splits, batch):
                              verbose=0).argmax(-1)
         return float((pred == splits.y_test).mean())
 
-    return Path("fit", epoch, accuracy)
+    return TrainingPath("fit", epoch, accuracy)
 
 
 def prototype_path(splits, batch, seed):
@@ -131,7 +131,7 @@ def prototype_path(splits, batch, seed):
                              verbose=0).argmax(-1)
         return float((pred == splits.y_test).mean())
 
-    return Path("prototype", epoch, accuracy, examples=steps * batch)
+    return TrainingPath("prototype", epoch, accuracy, examples=steps * batch)
 
 
 def build_paths(arch, splits, batch, seed, names):
@@ -176,11 +176,11 @@ def run_training(arch="mlp", epochs=4, batch=128, seed=0, n_train=None,
 
     The order rotates by one path each round ("rounds" in the result), so
     no path always runs right after the same other one: with a fixed order
-    the fast path always followed PyTorch's epoch and measured 3–5 %
-    slower than alone beside the prototype (docs/performance.md).
+    the fast path always followed PyTorch's epoch and measured slower than
+    alone beside the prototype (docs/performance.md).
 
     Achieved GFLOP/s is examples/s times the model's training FLOPs per
-    example (:mod:`~tfnn.studies.benchmark.base`).
+    example (:mod:`~tfnn.studies.benchmark.workload`).
     """
     if splits is None:
         splits = subset(mnist(), n_train)

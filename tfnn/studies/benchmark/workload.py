@@ -1,6 +1,7 @@
-"""What every part of the benchmark shares: its two models (sizes and the
-tfnn ``ModelConfig``), their training FLOPs per example, and :class:`Path`,
-one way to train them."""
+"""What the benchmark trains, shared by all its parts: its models (sizes
+and the tfnn ``ModelConfig``), their training FLOPs per example, and
+:class:`TrainingPath`, one way to train them (tfnn's, Keras fit's,
+PyTorch's …)."""
 
 from __future__ import annotations
 
@@ -59,7 +60,7 @@ def cnn_flops_per_example(filters=CNN_FILTERS, hidden=CNN_HIDDEN, side=28,
 
 
 @dataclass
-class Path:
+class TrainingPath:
     """One way to train: ``epoch(e)`` trains an epoch, ``accuracy()`` tests;
     ``examples``: the examples an epoch trains (None: the whole training
     set; a path that drops the last partial batch trains fewer)."""

@@ -1,37 +1,25 @@
-"""Experiments 5-9 (weight init, input normalization, BatchNorm, dropout,
-batch size): the notes' claims, checked with numbers on real MNIST in quick
-mode, plus the figure/JSON/summary contract."""
+"""Weight initialization, input normalization and BatchNorm (experiments 5-7:
+weight_init, input_normalization, batch_norm): the notes' claims checked
+with numbers on real MNIST in quick mode, and the figure/JSON/summary
+contract.
 
-import json
+Each experiment runs once per session (the ``run_quick`` fixture); the
+contract every experiment keeps is tested in test_experiments.py.
+"""
+
 
 import pytest
 
-NAMES = ("weight_init", "input_normalization", "batch_norm", "dropout",
-         "batch_size")
-
-pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("mnist_manual_dir")]
-
-
-# -- the contract --------------------------------------------------------
+# Trains on real MNIST through session fixtures: the slow tier.
+pytestmark = [pytest.mark.slow,
+              pytest.mark.usefixtures("mnist_manual_dir",
+                                      "mnist_builder")]
 
 
-@pytest.mark.parametrize("name", NAMES)
-def test_outputs_plot_and_summary(name, run_quick, experiment_dir,
-                                  check_figure):
-    from tfnn.studies import experiments
 
-    result = run_quick(name)
-    module = experiments.get(name)
-    assert (experiment_dir / f"{name}.png").stat().st_size > 10_000
-    path = experiment_dir / f"{name}.json"
-    loaded = json.loads(path.read_text())
-    check_figure(module.plot(loaded))
-    text = module.summarize(loaded)
-    assert text == module.summarize(result)
-    assert "\n" not in text.strip() and len(text) > 200
-
-
-# -- 5. weight init ------------------------------------------------------
+# --------------------------------------------------------------------------
+# 5. Weight initialization (notes 003, 004)
+# --------------------------------------------------------------------------
 
 
 def test_zeros_init_keeps_units_identical(run_quick):
@@ -64,7 +52,9 @@ def test_xavier_and_he_beat_small_and_unit_normal(run_quick):
     assert worst_good > acc["unit_normal"] + 0.2
 
 
-# -- 6. input normalization -----------------------------------------------
+# --------------------------------------------------------------------------
+# 6. Input normalization (note 003)
+# --------------------------------------------------------------------------
 
 
 def test_normalized_inputs_reach_lower_loss_at_the_same_lr(run_quick):
@@ -111,7 +101,9 @@ def test_standardize_uses_training_statistics(run_quick):
     assert pre["std"] == pytest.approx(0.3081, abs=2e-3)
 
 
-# -- 7. batch norm --------------------------------------------------------
+# --------------------------------------------------------------------------
+# 7. Batch Normalization (notes 000, 002-004)
+# --------------------------------------------------------------------------
 
 
 def test_bn_beats_no_bn_at_extreme_init_scales(run_quick):
@@ -142,55 +134,3 @@ def test_bn_batch_statistics_noise_follows_one_over_sqrt_m(run_quick):
                                                       rel=0.25), m
     noise = r["by_batch"]["128"]["stat_noise"]
     assert noise["16"]["mean_noise"] > 2 * noise["128"]["mean_noise"]
-
-
-# -- 8. dropout -----------------------------------------------------------
-
-
-def test_dropout_shrinks_the_generalization_gap(run_quick):
-    runs = run_quick("dropout")["runs"]
-    assert runs["0.0"]["train_accuracy"] > 0.99  # it does overfit
-    assert runs["0.5"]["gap"] < runs["0.0"]["gap"]
-    # The same seed draws the same weights and batches: paired comparison.
-    for a, b in zip(runs["0.0"]["seeds"], runs["0.5"]["seeds"]):
-        assert b["gap"] < a["gap"] + 0.005
-
-
-def test_dropout_modes(run_quick):
-    m = run_quick("dropout")["modes"]
-    assert m["train_vs_train"] > 0.01 * m["logit_scale"]
-    assert m["inference_vs_inference"] == 0.0
-    for layer in m["layers"]:
-        assert layer["zeroed_fraction"] == pytest.approx(layer["rate"],
-                                                         abs=0.03)
-        assert layer["survivor_scale_min"] == pytest.approx(
-            layer["expected_scale"], rel=1e-4)
-        assert layer["survivor_scale_max"] == pytest.approx(
-            layer["expected_scale"], rel=1e-4)
-        assert layer["mean_ratio"] == pytest.approx(1.0, abs=0.1)
-
-
-# -- 9. batch size --------------------------------------------------------
-
-
-def test_batch16_wins_per_epoch_batch128_per_update(run_quick):
-    r = run_quick("batch_size")
-    small, large = r["note000"]["16"], r["note000"]["128"]
-    assert small["updates"] > 7 * large["updates"]
-    # Per epoch (note 000's axis) the small batch is ahead at lr 1e-4 ...
-    assert small["epoch_loss"][-1] < large["epoch_loss"][-1]
-    assert small["epoch_val_loss"][-1] < large["epoch_val_loss"][-1]
-    # ... per update the large batch is.
-    assert large["loss_at_equal_updates"] < small["loss_at_equal_updates"]
-
-
-def test_batch_modes_update_counts(run_quick):
-    r = run_quick("batch_size")
-    modes, n = r["modes"], r["gd_n_train"]
-    assert modes["0"]["updates_per_epoch"] == 1  # batch GD: 1 per epoch
-    assert modes["0"]["updates"] == len(modes["0"]["train_loss"])
-    assert modes["1"]["updates_per_epoch"] == n  # SGD: one per example
-    assert modes["32"]["updates_per_epoch"] == -(-n // 32)
-    # Per epoch, full-batch GD is the slowest of the four.
-    final = {k: v["train_loss"][-1] for k, v in modes.items()}
-    assert final["0"] == max(final.values())

@@ -21,6 +21,7 @@ import os
 import statistics
 import time
 
+from tfnn.data import prefetch
 from tfnn.runtime import (
     ONEDNN,
     import_tensorflow_without_matplotlib,
@@ -52,9 +53,8 @@ def run_seed(arch="cnn", seed=0, train_limit=None, epochs=None,
         steps taken)}``.
     """
     # MNIST is read and standardized on a thread while TensorFlow imports
-    # (in the run's process only); train's load takes it.
-    from tfnn.data import prefetch
-
+    # (in the run's process only); train's load takes it. TensorFlow's
+    # modules are imported only after the thread has started.
     prefetch(seed=int(seed), train_limit=train_limit, manual_dir=manual_dir,
              data_dir=data_dir)
     # A seed's process draws nothing with Keras's gallery helpers.
