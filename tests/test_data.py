@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from tfnn import data
+from tfnn.data.official import SPLITS
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 FASHION_DIR = os.environ.get(
@@ -111,7 +112,7 @@ def test_decoded_digests_are_the_official_splits_in_tfds_order(mnist_raw):
     little-endian int64; ``decoded_problem`` names any other arrays."""
     from tfnn.data import decoded
 
-    for (x, y), split in zip(mnist_raw, data.SPLITS):
+    for (x, y), split in zip(mnist_raw, SPLITS):
         digest = hashlib.sha256(x.tobytes() + y.astype("<i8").tobytes())
         assert digest.hexdigest() == decoded.DECODED_SHA256["mnist"][split]
         assert decoded.decoded_sha256(x, y) == digest.hexdigest()

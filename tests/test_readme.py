@@ -98,7 +98,7 @@ def test_readme_make_lines_name_makefile_targets():
 
 
 def test_readme_tfnn_lines_parse_with_the_real_parser():
-    from tfnn.cli.main import build_parser
+    from tfnn.cli.router import build_parser
 
     commands = command_lines(README, "tfnn")
     assert len(commands) >= 5
