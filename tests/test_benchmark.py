@@ -219,7 +219,9 @@ def test_profiled_step_is_the_fast_paths_step(mnist):
     assert int(done) == 1 and losses.shape == (1,)
     changed = False
     for w, w_ref, w0 in zip(_weights(profiled), _weights(reference), start):
-        np.testing.assert_array_equal(w, w_ref)
+        # The step parts and the epoch function are two graphs: one step
+        # agrees within float32 rounding.
+        np.testing.assert_allclose(w, w_ref, rtol=1e-6, atol=1e-7)
         changed = changed or not np.array_equal(w, w0)
     assert changed
     assert int(profiled.optimizer.iterations) == 1

@@ -21,8 +21,10 @@ def _round_trip(model, tmp_path):
     path = tmp_path / "m.keras"
     model.save(path)
     loaded = keras.models.load_model(path)
-    np.testing.assert_array_equal(
-        loaded.predict(X, verbose=0), model.predict(X, verbose=0)
+    # Same weights, a rebuilt graph: equal within float32 rounding.
+    np.testing.assert_allclose(
+        loaded.predict(X, verbose=0), model.predict(X, verbose=0),
+        rtol=0, atol=1e-6,
     )
     return loaded
 

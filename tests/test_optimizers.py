@@ -722,8 +722,10 @@ def test_model_trains_saves_and_loads(key, tmp_path):
         optimizer.variables, loaded.optimizer.variables
     ):
         np.testing.assert_array_equal(restored.numpy(), saved.numpy())
-    np.testing.assert_array_equal(
-        loaded.predict(x, verbose=0), model.predict(x, verbose=0)
+    # Same weights, a rebuilt graph: equal within float32 rounding.
+    np.testing.assert_allclose(
+        loaded.predict(x, verbose=0), model.predict(x, verbose=0),
+        rtol=0, atol=1e-6,
     )
 
 
