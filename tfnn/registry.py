@@ -11,6 +11,19 @@ from collections.abc import Callable
 from typing import Any
 
 
+def check_key(identifier, choices, kind: str) -> str:
+    """The key of ``identifier`` among ``choices``, case and ``-`` folded
+    (``"Leaky-ReLU"`` → ``"leaky_relu"``), as every name users type is.
+
+    Raises:
+        ValueError: ``Unknown {kind} 'x'; choose from [...]`` (sorted).
+    """
+    key = str(identifier).lower().replace("-", "_")
+    if key not in choices:
+        raise ValueError(f"Unknown {kind} {identifier!r}; "
+                         f"choose from {sorted(choices)}")
+    return key
+
 class Registry:
     """A lowercase name → factory mapping with a helpful ``get``.
 
@@ -58,13 +71,7 @@ class Registry:
         Raises:
             ValueError: naming the unknown identifier and the valid keys.
         """
-        key = identifier.lower().replace("-", "_")
-        if key not in self._factories:
-            raise ValueError(
-                f"Unknown {self.kind} {identifier!r}; "
-                f"choose from {self.names()}"
-            )
-        return key
+        return check_key(identifier, self._factories, self.kind)
 
     def get(self, identifier, **kwargs):
         """Build the object named ``identifier`` with ``kwargs``.

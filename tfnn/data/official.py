@@ -29,6 +29,7 @@ import zlib
 import numpy as np
 
 from tfnn.provenance import sha256
+from tfnn.registry import check_key
 
 logger = logging.getLogger(__name__)
 
@@ -134,12 +135,7 @@ def check_dataset(dataset: str) -> str:
     Raises:
         ValueError: naming the unknown dataset and the valid ones.
     """
-    key = str(dataset).lower().replace("-", "_")
-    if key not in DATASETS:
-        raise ValueError(
-            f"Unknown dataset {dataset!r}; choose from {sorted(DATASETS)}"
-        )
-    return key
+    return check_key(dataset, DATASETS, "dataset")
 
 
 def check_split(split: str) -> str:

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from tfnn.data.arrays import aligned_empty
+from tfnn.registry import check_key
 
 if TYPE_CHECKING:  # pragma: no cover
     import tensorflow as tf
@@ -34,13 +35,7 @@ def check_preprocessing(kind: str) -> str:
     Raises:
         ValueError: naming the unknown kind and the valid ones.
     """
-    key = str(kind).lower().replace("-", "_")
-    if key not in PREPROCESSING:
-        raise ValueError(
-            f"Unknown preprocessing {kind!r}; "
-            f"choose from {sorted(PREPROCESSING)}"
-        )
-    return key
+    return check_key(kind, PREPROCESSING, "preprocessing")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -67,7 +67,7 @@ from tfnn.nn.optimizers.proximal_adagrad import ProximalAdagrad
 from tfnn.nn.optimizers.proximal_gradient_descent import (
     ProximalGradientDescent,
 )
-from tfnn.registry import Registry
+from tfnn.registry import Registry, check_key
 
 __all__ = [
     "CLASSES",
@@ -138,12 +138,7 @@ def family(key: str) -> str:
         One of ``"gradient descent"``, ``"momentum-type"``,
         ``"learning-rate-type"``, ``"both"``.
     """
-    normalized = str(key).lower().replace("-", "_")
-    if normalized not in FAMILIES:
-        raise ValueError(
-            f"Unknown optimizer {key!r}; choose from {sorted(FAMILIES)}"
-        )
-    return FAMILIES[normalized]
+    return FAMILIES[check_key(key, FAMILIES, "optimizer")]
 
 
 # --- gradient descent ------------------------------------------------------
