@@ -117,15 +117,15 @@ for b, h in bn.items():
     steps = np.arange(1, len(h.step_loss) + 1)
     window = max(1, min(50, len(steps) // 10))
     axes[0].plot(h.epoch, h.loss, marker="o", label=f"batch {b}")
-    axes[1].plot(steps, np.convolve(h.step_loss, np.ones(window) / window,
-                                       "same"),
-                 label=f"batch {b}")
+    smooth = np.convolve(h.step_loss, np.ones(window) / window, "valid")
+    axes[1].plot(steps[window - 1:], smooth, label=f"batch {b}")
     axes[2].plot(np.cumsum(h.seconds), h.loss, marker="o",
                  label=f"batch {b}")
 axes[0].set(xlabel="epoch", ylabel="training loss", title="per epoch")
 axes[1].set(xlabel="update", ylabel="batch loss (running mean)",
             title="per update", xscale="log")
-axes[2].set(xlabel="seconds", ylabel="training loss", title="per second")
+axes[2].set(xlabel="seconds (the first epoch includes compiling)",
+            ylabel="training loss", title="per second")
 for ax in axes:
     ax.legend()
 fig.tight_layout()

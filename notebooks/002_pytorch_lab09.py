@@ -508,11 +508,12 @@ print(f"Measured: test loss {nn_run[2]:.4f} → {bn_run[2]:.4f}, test acc "
       f"{verdict(bn_run[3] > nn_run[3])}")
 
 # %% [markdown]
-# **Claim** ("BN gives a lower loss and a higher accuracy"): the two
-# verdicts above, for this lab's setting (lr 0.01, PyTorch's
-# initialization). Across initial weight scales: [docs/experiments.md
-# §7](../docs/experiments.md), where BN wins at the badly scaled
-# initializations and loses narrowly at the well-scaled ones.
+# **Claim** ("BN gives a lower loss and a higher accuracy"): **holds** in
+# this lab's setting (lr 0.01, PyTorch's initialization): about 1.8
+# points more test accuracy and a test loss lower by about 0.07. Across
+# initial weight scales: [docs/experiments.md §7](../docs/experiments.md),
+# where BN wins at the badly scaled initializations and loses narrowly at
+# the well-scaled ones.
 #
 # ### Population statistics: BN's Algorithm 2 against Keras's moving average
 #
