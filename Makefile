@@ -38,14 +38,16 @@ lint: $(STAMP)
 # The jupytext "percent" .py files are the source; each .ipynb is generated
 # from its .py and executed (full mode, outputs kept) with this venv's
 # python3 kernel. tests/test_notebooks.py fails when the two drift apart.
-# TFNN_QUICK=1 make notebooks runs the quick mode instead (not to commit).
-NOTEBOOK_SOURCES := $(sort $(wildcard notebooks/*.py))
+# TFNN_QUICK=1 make notebooks runs the quick mode instead (not to commit);
+# make notebooks NOTEBOOK_SOURCES=notebooks/000_week2_review.py runs one.
+# Don't edit a .py while it runs: jupytext then refuses to write.
+NOTEBOOK_SOURCES ?= $(sort $(wildcard notebooks/*.py))
 
 notebooks: $(STAMP)
 	@set -e; for nb in $(NOTEBOOK_SOURCES); do \
 	  echo "== $$nb"; \
-	  PATH="$(abspath $(BIN)):$$PATH" $(BIN)/jupytext --to ipynb \
-	    --set-kernel python3 --execute "$$nb"; \
+	  PATH="$(abspath $(BIN)):$$PATH" PYTHONPATH="$(CURDIR)" \
+	    $(BIN)/jupytext --to ipynb --set-kernel python3 --execute "$$nb"; \
 	done
 
 clean:
