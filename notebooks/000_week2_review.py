@@ -158,8 +158,11 @@ print(f"Measured: at {np.cumsum(small.seconds)[at]:.1f} s (epoch {at + 1}) "
 # and reaches the lower training loss (and the higher validation
 # accuracy); it **holds per update** (after the same number of updates
 # the larger batch's loss is lower). Per second of training (the third
-# panel; the verdict is printed above) batch 16 is ahead too on this
-# small MLP, whose steps are cheap. The batch mean's noise does shrink as
+# panel) it is **about a tie that the machine decides**: on a quiet
+# machine batch 128 is slightly ahead at equal time (the verdict printed
+# above), while on the same machine under load from other jobs batch 16
+# led — its cheap steps on this small MLP lose less to the load than
+# they gain from the extra updates. The batch mean's noise does shrink as
 # $1/\sqrt{m}$, as the note says. Full experiment (all 55,000 images):
 # [docs/experiments.md §9](../docs/experiments.md).
 
@@ -258,9 +261,9 @@ print(f"Measured: sigmoid's largest derivative 0.25 (tanh 1.0, ReLU 1); "
 # same limits" **partly holds**: it saturates too, but its derivative
 # reaches 1 and, zero-centred, its gradient survives 10 layers at
 # Xavier's scale. ReLU does not vanish: **holds**. "ReLU is cheap, sigmoid
-# needs many instructions" — **holds against sigmoid** (several times
-# cheaper here), **partly against tanh**: TensorFlow computes tanh with a
-# fast rational approximation, and across our runs on this shared
+# needs many instructions" — **holds against sigmoid** (2–7× cheaper
+# across our runs), **partly against tanh**: TensorFlow computes tanh with
+# a fast rational approximation, and across our runs on this shared
 # two-core machine tanh ranged from a little faster than ReLU to about 3×
 # slower; an element-wise op on a large array is largely memory traffic,
 # so the gap is far smaller than "three instructions against many".

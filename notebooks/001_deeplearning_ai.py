@@ -491,13 +491,13 @@ fig.tight_layout()
 
 # %% [markdown]
 # **Claims**: "powers of two are faster" — **does not hold** on this CPU:
-# the time per example falls smoothly with the batch size up to about 500,
-# and a power of two beats a batch a few percent smaller by more than 5 %
-# in only one of the four pairs (1,024 is even slower than 1,000); the
-# rule comes from GPU memory and kernel tiling, where it may hold. "At
-# least 2⁵" — **holds** as a cost rule: below 32 each example costs more
-# (about 1.4× at 16 and 3× at 8: the per-step overhead is paid more
-# often).
+# the time per example falls with the batch size, and a power of two is
+# not consistently faster than a batch a few percent smaller — it wins
+# some of the four pairs and loses others (printed above), and which ones
+# changed between our runs; the rule comes from GPU memory and kernel
+# tiling, where it may hold. "At least 2⁵" — **holds** as a cost rule:
+# below 32 each example costs more (about 1.4–1.7× at 16 and 3× at 8:
+# the per-step overhead is paid more often).
 # "64–512" — **holds** as a compromise: inside the shaded band an example
 # is cheap, while the accuracy per epoch has not yet fallen much; at
 # 2,048 the few updates per epoch cost accuracy.
