@@ -11,7 +11,13 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import pathlib  # noqa: E402
 
+import keras  # noqa: E402
 import pytest  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from tfnn import data  # noqa: E402
+from tfnn.models import build_mlp  # noqa: E402
+from tfnn.studies import experiments  # noqa: E402
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 SHARED_MNIST = REPO.parent / "shared" / "datasets" / "mnist"
@@ -23,8 +29,6 @@ if not os.environ.get("TFNN_MANUAL_DIR") and SHARED_MNIST.is_dir():
 @pytest.fixture(scope="session")
 def mnist_manual_dir():
     """The folder of MNIST's four official files (skips when unknown)."""
-    from tfnn import data
-
     folder = data.resolve_manual_dir()
     if folder is None or not all(
         os.path.isfile(os.path.join(folder, f)) for f in data.OFFICIAL_FILES
@@ -39,16 +43,12 @@ def mnist_manual_dir():
 @pytest.fixture(scope="session")
 def mnist_builder():
     """Prepares tfds's ``mnist`` once per session; returns the builder."""
-    from tfnn import data
-
     return data.prepare("mnist")
 
 
 @pytest.fixture(scope="session")
 def mnist(mnist_builder):
     """``tfnn.data.Splits`` of MNIST: standardized, 55,000/5,000/10,000."""
-    from tfnn import data
-
     return data.load("mnist", preprocessing="standardize", validation_size=5000)
 
 
@@ -58,8 +58,6 @@ def mnist_raw(mnist_builder):
 
     The arrays are read-only (shared with ``tfnn.data``'s in-process cache).
     """
-    from tfnn import data
-
     return data.load_arrays("mnist", "train"), data.load_arrays("mnist", "test")
 
 
@@ -70,10 +68,6 @@ def train_mlp(mnist):
     tests)."""
 
     def train(seed, steps):
-        import keras
-
-        from tfnn.models import build_mlp
-
         keras.utils.set_random_seed(seed)
         model = build_mlp(hidden=(64,))
         model.compile(
@@ -97,8 +91,6 @@ def mlp(train_mlp):
 def pytest_configure(config):
     """Split the CPU into two logical devices before TensorFlow starts, so
     the ``mirrored`` strategy can be tested over two replicas here."""
-    import tensorflow as tf
-
     cpus = tf.config.list_physical_devices("CPU")
     try:
         tf.config.set_logical_device_configuration(
@@ -122,8 +114,6 @@ def run_quick(experiment_dir):
 
     def get(name):
         if name not in cache:
-            from tfnn.studies import experiments
-
             cache[name] = experiments.run(name, "quick",
                                           out_dir=str(experiment_dir))
         return cache[name]

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from tfnn.studies import experiments
+from tfnn.studies.experiments import activation_histograms, vanishing_gradient
 
 # Trains on real MNIST through session fixtures: the slow tier.
 pytestmark = [pytest.mark.slow,
@@ -46,10 +47,8 @@ def test_activations_experiment_claims(run_quick, experiment_dir,
 
 
 def test_activation_histograms_note004(run_quick):
-    from tfnn.studies.experiments import activation_histograms as m
-
     result = run_quick("activation_histograms")
-    c = m.claims(result, "10x500")
+    c = activation_histograms.claims(result, "10x500")
     assert c["small_normal_ratio"] < 0.01  # tanh + 0.01·N collapses
     assert c["unit_normal_saturated"] > 0.85  # tanh + 1.0·N saturates
     assert 0.2 < c["xavier_ratio"] <= 1.0  # within a factor 5
@@ -65,7 +64,7 @@ def test_activation_histograms_note004(run_quick):
     # the 5 × 100 variant ran with the same settings
     assert set(result["architectures"]["5x100"]) == set(r)
     assert len(result["architectures"]["5x100"]["tanh_xavier"]["std"]) == 5
-    assert "hold" in m.summarize(result)
+    assert "hold" in activation_histograms.summarize(result)
 
 
 def test_activation_histograms_first_layer_matches_formula(run_quick):
@@ -93,8 +92,6 @@ def test_vanishing_gradient_norms(run_quick):
 
 
 def test_vanishing_gradient_training(run_quick):
-    from tfnn.studies.experiments import vanishing_gradient as m
-
     result = run_quick("vanishing_gradient")
     target = result["config"]["target"]
     for depth, runs in result["training"].items():
@@ -105,10 +102,10 @@ def test_vanishing_gradient_training(run_quick):
     # the 10-layer sigmoid net does not learn in the budget
     assert deep["sigmoid"]["steps_to"][str(float(target))] is None
     assert deep["sigmoid"]["test_accuracy"] < 0.3
-    speed = m.speedups(result)
+    speed = vanishing_gradient.speedups(result)
     for depth, per in speed.items():
         assert per["sigmoid"]["ratio"] > 2.0, depth  # ReLU clearly faster
-    text = m.summarize(result)
+    text = vanishing_gradient.summarize(result)
     assert "6×" in text
 
 

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from tfnn.models import build_cnn, build_mlp
 from tfnn.nn import activations
 
 EXPECTED_KEYS = {
@@ -114,8 +115,6 @@ def test_maxout_takes_the_max_of_k_pieces(pieces):
 
 @pytest.mark.parametrize("pieces", [2, 3])
 def test_maxout_model_has_k_times_the_dense_parameters(pieces):
-    from tfnn.models import build_mlp
-
     relu = build_mlp(hidden=(64,), activation="relu")
     maxout = build_mlp(
         hidden=(64,), activation="maxout", activation_kwargs={"pieces": pieces}
@@ -168,8 +167,6 @@ def test_prelu_alpha_is_learned_by_a_training_step():
 
 
 def test_prelu_after_conv_shares_alpha_across_space():
-    from tfnn.models import build_cnn
-
     model = build_cnn(filters=(8, 16), hidden=(32,), activation="prelu")
     assert model.get_layer("act_0").count_params() == 8  # C, not H·W·C
     assert model.get_layer("act_1").count_params() == 16

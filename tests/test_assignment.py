@@ -4,15 +4,21 @@ set."""
 
 import glob
 import json
+import logging
 import os
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
+from tfnn.cli import main
 from tfnn.config import ModelConfig
 from tfnn.models import build_model
 from tfnn.models.ensembles import ensemble_model, probabilities
+from tfnn.shipping import verify
 from tfnn.studies import assignment
+from tfnn.studies.measures import mean_std
+from tfnn.training.loop_choice import fast_path_jit
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -22,8 +28,6 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 @pytest.mark.slow
 def test_augmentation_moves_training_images_and_passes_inference_through():
-    from tfnn.training.loop_choice import fast_path_jit
-
     cfg = ModelConfig(hidden=(16,), augment_shift=0.1, augment_rotation=10,
                       initializer_kwargs={"seed": 3})
     model = build_model(cfg)
@@ -93,8 +97,6 @@ def test_every_stage_changes_exactly_its_overrides():
 
 
 def test_ensemble_model_outputs_log_of_the_mean_softmax():
-    import tensorflow as tf
-
     members = [build_model(ModelConfig(hidden=(8,),
                                        initializer_kwargs={"seed": s}))
                for s in (0, 1, 2)]
@@ -108,8 +110,6 @@ def test_ensemble_model_outputs_log_of_the_mean_softmax():
 
 
 def test_mean_std_is_the_sample_std_over_seeds():
-    from tfnn.studies.measures import mean_std
-
     # 1, 2, 3: mean 2, sample std sqrt((1 + 0 + 1) / (3 - 1)) = 1 (the
     # population std would be sqrt(2/3)).
     assert mean_std([1.0, 2.0, 3.0]) == pytest.approx((2.0, 1.0))
@@ -170,8 +170,6 @@ def test_report_has_every_stage_and_figure(quick_journey, tmp_path):
 
 @pytest.mark.slow
 def test_ensemble_row_and_record_export(mnist, tmp_path):
-    from tfnn.shipping import verify
-
     config = dict(assignment.QUICK, stages=["baseline", "relu"],
                   seeds=[0, 1], ensembles=["relu"], n_test=None)
     result = assignment.run(config, splits=mnist)
@@ -221,8 +219,6 @@ RECORDS = sorted(glob.glob(os.path.join(ROOT, "saved_models",
 @pytest.mark.slow
 def test_committed_record_scores_its_recorded_accuracy(version_dir,
                                                        mnist_raw):
-    from tfnn.shipping import verify
-
     meta = json.load(open(os.path.join(version_dir, "metadata.json")))
     result = verify(version_dir)  # tf.saved_model.load only
     assert result["n"] == 10_000
@@ -232,8 +228,6 @@ def test_committed_record_scores_its_recorded_accuracy(version_dir,
 @pytest.mark.slow
 def test_an_interrupted_journey_resumes_from_saved_runs(mnist, tmp_path,
                                                         caplog):
-    import logging
-
     config = dict(assignment.QUICK, stages=["baseline", "relu"], seeds=[0])
     cache = str(tmp_path / "runs")
     first = assignment.run(config, splits=mnist, cache_dir=cache)
@@ -261,8 +255,6 @@ def test_an_interrupted_journey_resumes_from_saved_runs(mnist, tmp_path,
 
 @pytest.mark.slow
 def test_cli_writes_the_report(mnist_builder, tmp_path):
-    from tfnn.cli import main
-
     docs = tmp_path / "docs"
     code = main(["assignment", "--quick", "--stages", "baseline", "relu",
                  "--seeds", "0", "1", "--ensembles", "relu",

@@ -1,11 +1,19 @@
 """The benchmark's arithmetic and a tiny interleaved run (never timing)."""
 
 import math
+import os
 
+import keras
+import numpy as np
 import pytest
+import tensorflow as tf
 
+from tfnn import training
+from tfnn.models import build_model
+from tfnn.runtime import ONEDNN
 from tfnn.studies import benchmark
 from tfnn.studies.benchmark.profile import tfnn_step_parts, torch_step_parts
+from tfnn.studies.mnist_runs import subset
 
 
 def test_flops_per_example_formulas():
@@ -29,8 +37,6 @@ def test_mlp_matmuls_are_the_linear_nets_forward_and_gradients(upstream):
     they give its output and the weight gradients of Σ output · g (g the
     given upstream gradient, or the output itself: ½‖output‖²), as
     GradientTape computes them."""
-    import tensorflow as tf
-
     gen = tf.random.Generator.from_seed(3)
     x = gen.normal((8, 12))
     weights = [tf.Variable(gen.normal(s)) for s in ((12, 6), (6, 5),
@@ -72,8 +78,6 @@ def test_mlp_matmul_ceiling_runs_and_reports_examples_per_second():
 
 @pytest.mark.slow
 def test_tiny_interleaved_run_and_report(mnist):
-    from tfnn.studies.mnist_runs import subset
-
     small = subset(mnist, 512, 1000)
     result = benchmark.run_training("mlp", epochs=2, splits=small,
                                     paths=("tfnn", "prototype", "readable",
@@ -106,8 +110,6 @@ def test_tiny_interleaved_run_and_report(mnist):
 
 @pytest.mark.slow
 def test_bn_dropout_mlp_row_has_the_recipes_layers(mnist):
-    from tfnn.studies.mnist_runs import subset
-
     cfg = benchmark.tfnn_config("mlp_bn_dropout")
     assert (cfg.arch, cfg.batch_norm, cfg.dropout) == ("mlp", True, 0.2)
     result = benchmark.run_training("mlp_bn_dropout", epochs=1,
@@ -122,8 +124,6 @@ def test_bn_dropout_mlp_row_has_the_recipes_layers(mnist):
 
 @pytest.mark.slow
 def test_serving_speed_times_a_real_server_process(mnist_raw):
-    import os
-
     (_, _), (x_test, _) = mnist_raw
     model_dir = os.path.join(os.path.dirname(os.path.dirname(
         os.path.abspath(__file__))), "saved_models", "mnist")
@@ -139,11 +139,6 @@ def test_serving_speed_times_a_real_server_process(mnist_raw):
 # -- where one step goes: correctness of the profile, never its timing ------
 
 def _trainer(arch, seed=0):
-    import keras
-
-    from tfnn import training
-    from tfnn.models import build_model
-
     training.set_seed(seed)
     return training.Trainer(build_model(benchmark.tfnn_config(arch, seed)),
                             keras.optimizers.Adam(1e-3), fast=True)
@@ -156,10 +151,6 @@ def _weights(trainer):
 @pytest.mark.slow
 @pytest.mark.parametrize("arch", ["mlp", "cnn"])
 def test_step_profile_returns_every_part(mnist, arch):
-    import math
-
-    from tfnn.studies.mnist_runs import subset
-
     small = subset(mnist, 256, 100)
     profile = benchmark.step_profile(arch, batch=32, repeats=2, inner=2,
                                      splits=small)
@@ -194,10 +185,6 @@ def test_profiled_step_is_the_fast_paths_step(mnist):
     """The profile's full step moves the weights exactly as one step of the
     fast path's epoch function on the same batch; forward_backward then
     apply is that step too; the forward parts leave the weights alone."""
-    import numpy as np
-
-    from tfnn import training
-
     b = 64
     x, y = mnist.x_train[:1000], mnist.y_train[:1000]
     order = training.epoch_order(len(x), 0, 0)
@@ -247,15 +234,11 @@ def test_torch_step_parts_train(mnist):
 
 
 def tf_tensor(a, dtype="float32"):
-    import tensorflow as tf
-
     return tf.convert_to_tensor(a, dtype)
 
 
 @pytest.mark.slow
 def test_in_subprocess_runs_with_the_given_environment(mnist_builder):
-    from tfnn.runtime import ONEDNN
-
     r = benchmark.in_subprocess("run_training", {ONEDNN: "1"}, arch="mlp",
                                 epochs=1, n_train=512, paths=["readable"])
     assert r["onednn"] == "1" and r["env"] == {ONEDNN: "1"}
@@ -267,8 +250,6 @@ def test_in_subprocess_runs_with_the_given_environment(mnist_builder):
 
 @pytest.mark.slow
 def test_time_to_accuracy_reports_the_first_epoch_at_target(mnist):
-    from tfnn.studies.mnist_runs import subset
-
     small = subset(mnist, 2000, 1000)
     r = benchmark.time_to_accuracy(1.01, "mlp", max_epochs=2,
                                    paths=("readable",), splits=small)

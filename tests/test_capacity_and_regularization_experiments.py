@@ -9,6 +9,8 @@ contract every experiment keeps is tested in test_experiments.py.
 
 import pytest
 
+from tfnn.studies.experiments import depth_width
+
 # Trains on real MNIST through session fixtures: the slow tier.
 pytestmark = [pytest.mark.slow,
               pytest.mark.usefixtures("mnist_manual_dir",
@@ -22,10 +24,8 @@ pytestmark = [pytest.mark.slow,
 
 
 def test_depth_width(run_quick):
-    from tfnn.studies.experiments import depth_width as m
-
     result = run_quick("depth_width")
-    c = m.claims(result)
+    c = depth_width.claims(result)
     w = result["widths"]
     assert w[0]["hidden"][0] < w[-1]["hidden"][0]
     assert c["wider_gain"] > 0.01  # a wider 1-hidden-layer net beats it
@@ -44,15 +44,13 @@ def test_depth_width_note000_verdict_follows_the_numbers(run_quick):
     """Note 000's 784-128-64-10 vs 784-64-10: the summary says the claim
     holds only when the mean gain exceeds the seed noise, and says plainly
     when it does not (at this short budget it is within noise)."""
-    from tfnn.studies.experiments import depth_width as m
-
     result = run_quick("depth_width")
     n = result["note000"]
     small, big = n["784-64-10"], n["784-128-64-10"]
     gain = big["test_accuracy"] - small["test_accuracy"]
     noise = max(0.003, 2 * max(small["test_accuracy_std"],
                                big["test_accuracy_std"]))
-    text = m.summarize(result)
+    text = depth_width.summarize(result)
     if gain > noise:
         assert "note 000's claim holds" in text
     else:

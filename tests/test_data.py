@@ -14,9 +14,15 @@ import sys
 
 import numpy as np
 import pytest
+import tensorflow as tf
+import tensorflow_datasets as tfds
 
-from tfnn import data
+from tfnn import cli, data
+from tfnn.cli.commands import train as train_command
+from tfnn.data import decoded, pipeline
+from tfnn.data.arrays import ALIGN, aligned_empty, as_tensor, is_shareable
 from tfnn.data.official import SPLITS
+from tfnn.data.preprocessing import _integer_sums
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 FASHION_DIR = os.environ.get(
@@ -110,8 +116,6 @@ def test_decoded_digests_are_the_official_splits_in_tfds_order(mnist_raw):
     """``DECODED_SHA256``: the SHA-256 of each split as tfds decodes it (the
     official files' examples, above), images' bytes then labels' as
     little-endian int64; ``decoded_problem`` names any other arrays."""
-    from tfnn.data import decoded
-
     for (x, y), split in zip(mnist_raw, SPLITS):
         digest = hashlib.sha256(x.tobytes() + y.astype("<i8").tobytes())
         assert digest.hexdigest() == decoded.DECODED_SHA256["mnist"][split]
@@ -259,8 +263,6 @@ def test_background_is_a_black_pixel_preprocessed():
     assert data.Preprocessor("raw").background == 0.0
 
 def test_integer_sums_are_exact_across_chunks():
-    from tfnn.data.preprocessing import _integer_sums
-
     x = np.random.default_rng(0).integers(0, 256, (37, 29), dtype=np.uint8)
     exact = (sum(int(v) for v in x.ravel()),
              sum(int(v) * int(v) for v in x.ravel()))
@@ -272,8 +274,6 @@ def test_integer_sums_are_exact_across_chunks():
 
 
 def test_preprocessed_arrays_are_aligned_for_tensorflow(mnist_raw):
-    from tfnn.data.arrays import ALIGN, is_shareable
-
     (x, _), _ = mnist_raw
     for kind in data.PREPROCESSING:
         for part in (x[:1000], x[3:1001]):  # a view at any offset
@@ -283,10 +283,6 @@ def test_preprocessed_arrays_are_aligned_for_tensorflow(mnist_raw):
 
 
 def test_aligned_empty_and_as_tensor_share_or_copy():
-    import tensorflow as tf
-
-    from tfnn.data.arrays import ALIGN, aligned_empty, as_tensor, is_shareable
-
     for shape, dtype in (((5, 28, 28), np.float32), ((3,), np.int64),
                          ((0, 4), np.float32)):
         a = aligned_empty(shape, dtype)
@@ -520,7 +516,6 @@ def test_a_damaged_manual_file_is_named_in_one_line(damage, reason,
     model = REPO / "saved_models" / "mnist" / "1"
     if not (model / "saved_model.pb").is_file():
         return
-    from tfnn import cli
 
     with pytest.raises(SystemExit) as exit_info:
         cli.main(["verify", str(model), "--manual-dir", str(manual_copy),
@@ -791,8 +786,6 @@ def test_read_decoded_needs_neither_tfds_nor_tensorflow(mnist_builder,
 
 def test_tfds_versions_are_the_builders():
     """read_decoded looks in the folder tfds prepares and reads."""
-    import tensorflow_datasets as tfds
-
     for name in data.DATASETS:
         assert str(tfds.builder_cls(name).VERSION) == data.TFDS_VERSIONS[name]
 
@@ -825,8 +818,6 @@ def test_read_decoded_gives_none_where_tfds_must_decide(mnist_builder,
 @pytest.fixture
 def no_prefetch_left():
     """Each prefetch test leaves no Future (and its arrays) behind."""
-    from tfnn.data import pipeline
-
     yield pipeline._PREFETCHED
     pipeline._PREFETCHED.clear()
 
@@ -881,9 +872,6 @@ def test_tfnn_train_prefetches_the_data_its_arguments_name(
     the data its flags name, over its config file's ``train`` section; the
     run's ``load`` with those arguments takes that very ``Splits``. An
     unparsable value or ``--help`` prefetches nothing."""
-    from tfnn.cli.commands import train as train_command
-    from tfnn.data import pipeline
-
     monkeypatch.setattr(train_command, "prefer_kernels_for", lambda arch: None)
     shutil.copytree(mnist_builder.data_dir, tmp_path / "mnist" / "3.0.1")
     data.clear_cache()

@@ -13,10 +13,12 @@ import subprocess
 
 import numpy as np
 import pytest
+import tensorflow as tf
 from PIL import Image, ImageDraw
 
 from tfnn.data import drawing
 from tfnn.serving.client import load_images
+from tfnn.shipping.versions import resolve_version_dir
 
 logger = logging.getLogger(__name__)
 
@@ -267,10 +269,6 @@ def test_load_images_preprocesses_large_pictures_only(tmp_path):
 
 @pytest.mark.slow
 def test_redrawn_test_digits_keep_the_accuracy(mnist_manual_dir, mnist_raw):
-    import tensorflow as tf
-
-    from tfnn.shipping.versions import resolve_version_dir
-
     (_, _), (x_test, y_test) = mnist_raw
     rng = np.random.default_rng(0)
     picks = rng.choice(len(x_test), 1000, replace=False)

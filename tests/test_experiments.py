@@ -10,7 +10,9 @@ import re
 
 import pytest
 
+from tfnn.cli import main
 from tfnn.studies import experiments
+from tfnn.studies.gallery import write_gallery
 
 
 def test_registry_holds_all_16_experiments_of_the_notes():
@@ -45,8 +47,6 @@ def test_unknown_names_modes_and_keys_are_clear_errors():
 
 
 def test_cli_list_and_run(tmp_path, capsys):
-    from tfnn.cli import main
-
     assert main(["experiment", "list"]) == 0
     listed = capsys.readouterr().out
     assert all(name in listed for name in experiments.names())
@@ -59,8 +59,6 @@ def test_cli_list_and_run(tmp_path, capsys):
 
 @pytest.mark.slow
 def test_gallery_writes_sections_and_keeps_what_was_not_rerun(tmp_path):
-    from tfnn.studies.gallery import write_gallery
-
     path = write_gallery(str(tmp_path), mode="quick", only=["activations"])
     text = open(path).read()
     assert "## 1. Activation functions" in text

@@ -21,8 +21,15 @@ import tensorflow as tf
 from tfnn import cli
 from tfnn import shipping as export
 from tfnn.config import ModelConfig
+from tfnn.data import Preprocessor
 from tfnn.models import build_mlp, build_model
 from tfnn.shipping import versions
+from tfnn.shipping.verification import (
+    VerificationError,
+    check_recorded_accuracy,
+    compare_predictions,
+    predict_in_memory,
+)
 
 pytestmark = pytest.mark.usefixtures("mnist_manual_dir")
 # Probabilities (in [0, 1]) of one model computed twice, in other batches or
@@ -567,39 +574,34 @@ def test_predictions_may_differ_only_on_ties():
     model: where the two best scores tie, either class is right (counted,
     and allowed as that much accuracy slack); anywhere else a difference
     is an error."""
-    from tfnn.shipping import verification as v
-
     got, expected = np.array([1, 2, 3, 4]), np.array([1, 2, 9, 4])
     tied = np.array([False, False, True, False])
-    assert v.compare_predictions(got, expected, "x", tied) == 1
-    assert v.compare_predictions(expected, expected, "x", tied) == 0
-    with pytest.raises(v.VerificationError, match="1 of 4 predictions"):
-        v.compare_predictions(got, expected, "x")
-    with pytest.raises(v.VerificationError, match="first at test images"):
-        v.compare_predictions(got, expected, "x", ~tied)
-    v.check_recorded_accuracy(7, 10, 0.8, slack=1)
-    with pytest.raises(v.VerificationError, match="accuracy mismatch"):
-        v.check_recorded_accuracy(7, 10, 0.8)
-    with pytest.raises(v.VerificationError, match="accuracy mismatch"):
-        v.check_recorded_accuracy(6, 10, 0.8, slack=1)
+    assert compare_predictions(got, expected, "x", tied) == 1
+    assert compare_predictions(expected, expected, "x", tied) == 0
+    with pytest.raises(VerificationError, match="1 of 4 predictions"):
+        compare_predictions(got, expected, "x")
+    with pytest.raises(VerificationError, match="first at test images"):
+        compare_predictions(got, expected, "x", ~tied)
+    check_recorded_accuracy(7, 10, 0.8, slack=1)
+    with pytest.raises(VerificationError, match="accuracy mismatch"):
+        check_recorded_accuracy(7, 10, 0.8)
+    with pytest.raises(VerificationError, match="accuracy mismatch"):
+        check_recorded_accuracy(6, 10, 0.8, slack=1)
 
 
 def test_in_memory_ties_are_the_top_two_scores_within_tolerance():
-    from tfnn.data import Preprocessor
-    from tfnn.shipping import verification as v
-
     model = keras.Sequential([
         keras.Input((28, 28)), keras.layers.Flatten(),
         keras.layers.Dense(10, kernel_initializer="zeros")])
     images = np.random.default_rng(0).integers(0, 256, (5, 28, 28))
-    classes, tied = v.predict_in_memory(model, Preprocessor("minmax"),
-                                        images, ties=True)
+    classes, tied = predict_in_memory(model, Preprocessor("minmax"),
+                                      images, ties=True)
     assert tied.all() and (classes == 0).all()  # every score 0: all tie
     kernel = np.zeros((784, 10), np.float32)
     kernel[:, 3] = 1.0  # class 3 wins by the sum of the pixels
     model.layers[-1].kernel.assign(kernel)
-    classes, tied = v.predict_in_memory(model, Preprocessor("minmax"),
-                                        images, ties=True)
+    classes, tied = predict_in_memory(model, Preprocessor("minmax"),
+                                      images, ties=True)
     assert not tied.any() and (classes == 3).all()
     np.testing.assert_array_equal(
-        v.predict_in_memory(model, Preprocessor("minmax"), images), classes)
+        predict_in_memory(model, Preprocessor("minmax"), images), classes)

@@ -37,6 +37,7 @@ from tfnn import serving
 from tfnn import shipping as export
 from tfnn.serving import grpc_api, protocol
 from tfnn.serving.process import ServeProcess
+from tfnn.studies.benchmark.grpc_load import grpc_serving_speed
 
 pytestmark = pytest.mark.usefixtures("mnist_manual_dir")
 
@@ -516,8 +517,6 @@ def test_tfnn_serve_grpc_port_serves_both_apis(servers, mnist_raw):
 
 @pytest.mark.slow
 def test_grpc_serving_speed_reports_latencies(servers, mnist_raw):
-    from tfnn.studies.benchmark.grpc_load import grpc_serving_speed
-
     base = os.path.dirname(servers.version_dir)
     result = grpc_serving_speed(base, requests=5, batches=(1, 4),
                                 images=mnist_raw[1][0][:10])

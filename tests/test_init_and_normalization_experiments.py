@@ -10,6 +10,8 @@ contract every experiment keeps is tested in test_experiments.py.
 
 import pytest
 
+from tfnn.studies.experiments import batch_norm, input_normalization
+
 # Trains on real MNIST through session fixtures: the slow tier.
 pytestmark = [pytest.mark.slow,
               pytest.mark.usefixtures("mnist_manual_dir",
@@ -58,28 +60,26 @@ def test_xavier_and_he_beat_small_and_unit_normal(run_quick):
 
 
 def test_normalized_inputs_reach_lower_loss_at_the_same_lr(run_quick):
-    from tfnn.studies.experiments import input_normalization as m
-
     r = run_quick("input_normalization")
     lr = r["learning_rate"]
-    raw = m._row(r, "raw", lr)
+    raw = input_normalization._row(r, "raw", lr)
     raw_loss = float("inf") if raw["diverged"] else raw["final_loss"]
     for kind in ("minmax", "standardize"):
-        assert m._row(r, kind, lr)["final_loss"] < 0.5 * raw_loss
+        assert (input_normalization._row(r, kind, lr)["final_loss"]
+                < 0.5 * raw_loss)
     # Raw pixels blow the loss up on the way (unstable), normalized don't.
     assert raw["diverged"] or raw["peak_loss"] > 1e3
     for kind in ("minmax", "standardize"):
-        row = m._row(r, kind, lr)
+        row = input_normalization._row(r, kind, lr)
         assert row["peak_loss"] <= 1.2 * row["initial_loss"]
 
 
 def test_normalized_inputs_win_at_their_best_lr(run_quick):
-    from tfnn.studies.experiments import input_normalization as m
-
     r = run_quick("input_normalization")
-    assert m.best(r, "standardize")["final_loss"] < \
-        0.5 * m.best(r, "raw")["final_loss"]
-    assert m.best(r, "minmax")["final_loss"] < m.best(r, "raw")["final_loss"]
+    assert input_normalization.best(r, "standardize")["final_loss"] < \
+        0.5 * input_normalization.best(r, "raw")["final_loss"]
+    assert input_normalization.best(r, "minmax")["final_loss"] < \
+        input_normalization.best(r, "raw")["final_loss"]
 
 
 def test_input_curvature(run_quick):
@@ -107,19 +107,15 @@ def test_standardize_uses_training_statistics(run_quick):
 
 
 def test_bn_beats_no_bn_at_extreme_init_scales(run_quick):
-    from tfnn.studies.experiments import batch_norm as m
-
-    for ext in m.extremes(run_quick("batch_norm")):
+    for ext in batch_norm.extremes(run_quick("batch_norm")):
         bn = ext["bn"]["test_accuracy"]
         plain = ext["plain"]["test_accuracy"] or 0.0
         assert bn > plain + 0.1, ext
 
 
 def test_bn_train_and_inference_modes_agree_once_averages_settle(run_quick):
-    from tfnn.studies.experiments import batch_norm as m
-
     r = run_quick("batch_norm")
-    early, late = m.settling(r)
+    early, late = batch_norm.settling(r)
     assert early > 0.2
     assert late < early / 5
     last = r["trace"][-1]

@@ -6,6 +6,7 @@ import keras
 import numpy as np
 import pytest
 
+from tfnn.models import build_mlp
 from tfnn.nn import initializers
 
 DENSE = (784, 256)  # fan_in 784, fan_out 256
@@ -80,8 +81,6 @@ def test_gain_must_be_positive():
 
 
 def test_zeros_gives_identical_units():
-    from tfnn.models import build_mlp
-
     model = build_mlp(hidden=(16, 8), initializer="zeros")
     kernel = model.get_layer("linear_0").kernel.numpy()
     assert np.all(kernel == 0)
@@ -106,8 +105,6 @@ def test_two_layers_differ_and_the_same_seed_reproduces():
 
 
 def test_seeded_model_layers_differ_from_each_other():
-    from tfnn.models import build_mlp
-
     model = build_mlp(hidden=(32, 32, 32), initializer="he_normal",
                       initializer_kwargs={"seed": 5})
     k1 = model.get_layer("linear_1").kernel.numpy()

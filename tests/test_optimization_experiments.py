@@ -12,6 +12,10 @@ import math
 import numpy as np
 import pytest
 
+from tfnn.nn import optimizers
+from tfnn.studies.experiments import optimizer_paths
+from tfnn.studies.experiments.random_search import fine_box
+
 # Trains on real MNIST through session fixtures: the slow tier.
 pytestmark = [pytest.mark.slow,
               pytest.mark.usefixtures("mnist_manual_dir",
@@ -53,8 +57,6 @@ def test_batch_modes_update_counts(run_quick):
 
 
 def test_optimizer_paths_every_key(run_quick):
-    from tfnn.nn import optimizers
-
     result = run_quick("optimizer_paths")
     keys = set(optimizers.names())
     assert len(keys) == 14
@@ -88,16 +90,14 @@ def test_optimizer_paths_first_step_is_the_rule(run_quick):
 def test_optimizer_paths_sgd_struggles(run_quick):
     """Note 001: at the same lr, momentum/NAG/Adam end closer to the uneven
     bowl's minimum than SGD and leave the saddle sooner."""
-    from tfnn.studies.experiments import optimizer_paths as m
-
     result = run_quick("optimizer_paths")
-    c = m.claims(result)
+    c = optimizer_paths.claims(result)
     bowl, esc = c["bowl_distance"], c["saddle_escape"]
     for key in ("momentum", "nag", "adam"):
         assert bowl[key] < bowl["sgd"], key
         sgd_escape = esc["sgd"] if esc["sgd"] is not None else math.inf
         assert esc[key] is not None and esc[key] < sgd_escape, key
-    assert "holds" in m.summarize(result)
+    assert "holds" in optimizer_paths.summarize(result)
 
 
 # --------------------------------------------------------------------------
@@ -182,8 +182,6 @@ def test_random_search_fine_stage_keeps_up_with_the_coarse_best(run_quick):
 
 
 def test_fine_box_unit():
-    from tfnn.studies.experiments.random_search import fine_box
-
     coarse = {"log10_lr": [-5.0, 0.0], "log10_reg": [-5.0, 1.0]}
     trials = [
         {"log10_lr": -1.0, "log10_reg": -4.9, "val_accuracy": 0.9,

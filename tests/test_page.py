@@ -221,16 +221,16 @@ def _chromium():
 
 @pytest.fixture(scope="module")
 def browser():
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        pytest.skip("Playwright is not installed (pip install "
-                    "'tfnn[test]'); the page's browser tests need it")
+    # Optional (the test extra): only the browser tests need it.
+    sync_api = pytest.importorskip(
+        "playwright.sync_api", exc_type=ImportError,
+        reason="Playwright is not installed (pip install 'tfnn[test]'); "
+        "the page's browser tests need it")
     executable = _chromium()
     if executable is None:
         pytest.skip("no Chromium found (apt-get install chromium; .ci/run "
                     "installs it); the page's browser tests need it")
-    with sync_playwright() as p:
+    with sync_api.sync_playwright() as p:
         chromium = p.chromium.launch(executable_path=executable,
                                      args=CHROMIUM_ARGS, timeout=LAUNCH_MS)
         yield chromium

@@ -8,7 +8,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from tfnn.models import build_cnn, build_mlp
 from tfnn.nn import rbm
+from tfnn.studies import mnist_runs
+from tfnn.studies.experiments import get
 
 # A tiny RBM: 4 visible, 3 hidden units.
 W = np.array([[0.5, -1.0, 0.2],
@@ -173,8 +176,6 @@ def test_invalid_arguments_raise(kwargs):
 
 @pytest.fixture(scope="module")
 def minmax_images(mnist_builder):
-    from tfnn.studies import mnist_runs
-
     return mnist_runs.mnist("minmax").x_train[:2000]
 
 
@@ -192,8 +193,6 @@ def test_pretrain_lowers_the_reconstruction_error_every_epoch(minmax_images):
 @pytest.mark.slow
 def test_pretrain_model_copies_the_stack_into_the_hidden_layers(
         minmax_images):
-    from tfnn.models import build_mlp
-
     x = minmax_images[:500]
     model = build_mlp((32, 16), activation="sigmoid",
                       initializer="small_normal")
@@ -215,8 +214,6 @@ def test_pretrain_model_copies_the_stack_into_the_hidden_layers(
 
 @pytest.mark.slow
 def test_pretrain_model_refuses_what_an_rbm_cannot_model(minmax_images):
-    from tfnn.models import build_cnn, build_mlp
-
     mlp = build_mlp((8,), activation="sigmoid")
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
         rbm.pretrain_model(mlp, minmax_images[:50] - 0.5, epochs=1)
@@ -257,8 +254,6 @@ def test_experiment_fine_tuned_model_beats_chance_by_far(result):
 
 @pytest.mark.slow
 def test_experiment_plot_and_files(result, experiment_dir, check_figure):
-    from tfnn.studies.experiments import get
-
     check_figure(get(NAME).plot(result))
     assert (experiment_dir / f"{NAME}.png").is_file()
     loaded = json.loads((experiment_dir / f"{NAME}.json").read_text())

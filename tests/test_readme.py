@@ -17,6 +17,9 @@ from pathlib import Path
 
 import pytest
 
+import tfnn
+from tfnn.cli.router import build_parser
+
 REPO = Path(__file__).resolve().parents[1]
 README = (REPO / "README.md").read_text()
 MAX_LINES = 200
@@ -98,8 +101,6 @@ def test_readme_make_lines_name_makefile_targets():
 
 
 def test_readme_tfnn_lines_parse_with_the_real_parser():
-    from tfnn.cli.router import build_parser
-
     commands = command_lines(README, "tfnn")
     assert len(commands) >= 5
     for argv in commands:
@@ -112,8 +113,6 @@ def test_readme_tfnn_lines_parse_with_the_real_parser():
 
 
 def test_readme_names_comments_match_the_registries():
-    import tfnn
-
     shown = re.findall(r"^(\w+)\.names\(\)\s+# (.+)$", README, re.M)
     assert len(shown) == 3, shown
     for module, listed in shown:
@@ -171,8 +170,6 @@ def test_notes_map_covers_the_five_notes_and_their_notebooks():
 
 
 def test_registry_keys_in_the_readme_and_the_notes_map_exist():
-    import tfnn
-
     text = README + (REPO / "docs" / "notes.md").read_text()
     calls = re.findall(r"\b(activations|initializers|optimizers)\.get\("
                        r"([^)]*)\)", text)

@@ -4,8 +4,15 @@ import json
 import pathlib
 import subprocess
 import sys
+import tempfile
 
+import numpy as np
 import pytest
+import tensorflow as tf
+
+from tfnn.data import load_arrays
+from tfnn.shipping import verify
+from tfnn.shipping.verification import predict_saved
 
 REF = pathlib.Path(__file__).resolve().parents[1] / "saved_models" / "mnist"
 VERSION = REF / "1"
@@ -17,8 +24,6 @@ def _size_mb(folder):
 
 
 def test_reference_model_scores_its_recorded_accuracy(mnist_builder):
-    from tfnn.shipping import verify
-
     meta = json.loads((VERSION / "metadata.json").read_text())
     result = verify(str(VERSION))  # loads with tf.saved_model.load only
     assert result["n"] == 10_000
@@ -33,12 +38,6 @@ def test_reference_model_has_no_near_tie_on_the_test_set(mnist_builder):
     best log-probabilities are within 1e-4 of each other (the smallest gap
     is 0.0087), far beyond float32's differences between machines, batch
     shapes or kernels (~1e-6), so no class can flip."""
-    import numpy as np
-    import tensorflow as tf
-
-    from tfnn.data import load_arrays
-    from tfnn.shipping.verification import predict_saved
-
     images, _ = load_arrays("mnist", "test")
     signature = tf.saved_model.load(str(VERSION)).signatures["serving_uint8"]
     _, probabilities = predict_saved(signature, images)
@@ -57,10 +56,6 @@ out = m.signatures["serving_uint8"](images=tf.constant(x))
 print(" ".join(map(str, out["classes"].numpy())))
 assert "tfnn" not in sys.modules
 """
-    import tempfile
-
-    import numpy as np
-
     with tempfile.NamedTemporaryFile(suffix=".npy") as fh:
         np.save(fh.name, x_test[:200])
         done = subprocess.run([sys.executable, "-c", code, fh.name],

@@ -31,6 +31,7 @@ import time
 import httpx
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from tfnn import cli, serving
 from tfnn.serving.process import ServeProcess
@@ -86,8 +87,6 @@ def served_2s(model_dir):
 @pytest.fixture(scope="module")
 def expected():
     """Images and the classes the SavedModel gives them, in process."""
-    import tensorflow as tf
-
     images = np.random.default_rng(0).integers(0, 256, (3, 28, 28))
     serve = tf.saved_model.load(str(MODEL)).signatures["serving_default"]
     classes = serve(images=tf.constant(images, tf.float32))["classes"]

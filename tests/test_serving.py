@@ -11,6 +11,7 @@ import json
 import logging
 import pathlib
 import re
+import shutil
 import subprocess
 import sys
 import threading
@@ -20,6 +21,7 @@ import httpx
 import numpy as np
 import pytest
 import tensorflow as tf
+from PIL import Image
 
 from tfnn import cli, serving
 from tfnn import shipping as export
@@ -411,8 +413,6 @@ def test_a_new_version_dropped_into_the_folder_is_served(
 
 def test_tfnn_predict_prints_the_classes(server, mlp, mnist, mnist_raw,
                                          tmp_path, capsys):
-    from PIL import Image
-
     raw = mnist_raw[1][0]
     npy = tmp_path / "three.npy"
     np.save(npy, raw[:3])
@@ -430,8 +430,6 @@ def test_tfnn_predict_prints_the_classes(server, mlp, mnist, mnist_raw,
 
 def test_model_checks_shapes_when_metadata_is_missing(server, mlp, mnist,
                                                       mnist_raw, tmp_path):
-    import shutil
-
     shutil.copytree(server.version_dir, tmp_path / "m" / "1")
     (tmp_path / "m" / "1" / "metadata.json").unlink()
     app = serving.create_app(tmp_path / "m", name="mnist")

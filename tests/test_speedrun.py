@@ -13,7 +13,16 @@ import pytest
 from tfnn import cli
 from tfnn.config import ModelConfig
 from tfnn.models import build_model
+from tfnn.nn import schedules
 from tfnn.studies import speedrun
+from tfnn.studies.benchmark.speedrun_rows import (
+    format_speedrun_rows,
+    speedrun_rows,
+)
+from tfnn.studies.benchmark.workload import tfnn_config
+from tfnn.studies.speedrun import timed_seeds
+from tfnn.studies.speedrun.baselines import one_cycle, torch_seed
+from tfnn.studies.torch_twin import torch_model
 from tfnn.training import TrainConfig
 from tfnn.training.loop_choice import choose_loop
 
@@ -121,8 +130,6 @@ def test_torch_twin_has_the_same_layers():
     as many as the Keras model's trainable ones, for the speedrun's
     recipes and the benchmark's models; what has no twin is refused."""
     torch = pytest.importorskip("torch")
-    from tfnn.studies.benchmark.workload import tfnn_config
-    from tfnn.studies.torch_twin import torch_model
 
     configs = [speedrun.configs(arch)[0] for arch in speedrun.ARCHS] + [
         tfnn_config(arch) for arch in ("mlp", "mlp_bn_dropout", "cnn")]
@@ -143,7 +150,6 @@ def test_torch_twin_takes_the_recipes_batches(mnist_builder, arch):
     tfnn's (the last short batch dropped where the recipe drops it), and
     learns (600 images, one epoch: far above chance)."""
     pytest.importorskip("torch")
-    from tfnn.studies.speedrun.baselines import torch_seed
 
     r = torch_seed(arch, seed=2, train_limit=600, epochs=1)
     drop = speedrun.recipe(arch)["train"].get("drop_remainder", False)
@@ -157,9 +163,6 @@ def test_race_side_by_side_takes_each_function_once():
 
 
 def test_one_cycle_in_python_is_the_schedules_formula():
-    from tfnn.nn import schedules
-    from tfnn.studies.speedrun.baselines import one_cycle
-
     keras_one = schedules.get("one_cycle", 6e-3, 43, 3, warmup=0.2)
     for t in (0, 5, 25, 26, 27, 100, 128, 129):
         assert one_cycle(t, 129, 6e-3, 0.2) == pytest.approx(
@@ -172,12 +175,6 @@ def test_benchmark_rows_race_tfnn_and_torch(mnist_builder, monkeypatch):
     the torch twin's, in fresh processes, their seeds alternating
     (``race_side_by_side``; a spy on the real processes records the
     order), and their ratio; formatted."""
-    from tfnn.studies.benchmark.speedrun_rows import (
-        format_speedrun_rows,
-        speedrun_rows,
-    )
-    from tfnn.studies.speedrun import timed_seeds
-
     started = []
     real = timed_seeds.in_subprocess
 

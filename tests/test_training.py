@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfnn import training
+from tfnn import data, training
+from tfnn.cli import main
 from tfnn.config import ModelConfig
 from tfnn.models import build_mlp, build_model
 from tfnn.nn import schedules
@@ -21,6 +22,12 @@ from tfnn.training import (
     loop_choice,
 )
 from tfnn.training import whole_run as runner
+from tfnn.training.evaluation import evaluate_run, predictions
+from tfnn.training.loop_choice import (
+    FAST_PATH_MIN_STEPS,
+    XLA_MIN_STEPS,
+    choose_loop,
+)
 
 
 @pytest.fixture(scope="module")
@@ -114,8 +121,6 @@ def test_dropout_training_masks_and_inverted_scaling(rate):
 
 @pytest.mark.slow
 def test_default_train_reaches_975_on_real_test_set(tmp_path):
-    from tfnn.cli import main
-
     out = tmp_path / "run"
     code = main(["train", "--out", str(out), "--no-progress"])
     assert code == 0
@@ -127,8 +132,6 @@ def test_default_train_reaches_975_on_real_test_set(tmp_path):
     assert (out / "model.keras").exists()
     assert any((out / "tensorboard").iterdir())
     # evaluate agrees with the recorded accuracy on the 10,000 images
-    from tfnn.training.evaluation import evaluate_run
-
     result = evaluate_run(str(out))
     assert result["n"] == 10_000
     assert result["accuracy"] == pytest.approx(summary["test_accuracy"],
@@ -192,8 +195,6 @@ def test_too_high_lr_stops_with_message_and_keeps_last_checkpoint(small,
 
 
 def test_cli_divergence_is_a_message_not_a_traceback(tmp_path, caplog):
-    from tfnn.cli import main
-
     # No BatchNorm: with it (the CLI's default) the network is invariant to
     # the weights' scale and even lr 1000 does not blow up.
     code = main(["train", "--optimizer", "sgd", "--learning-rate", "1000",
@@ -487,8 +488,6 @@ def test_fast_path_stops_at_the_first_nonfinite_loss(small):
 
 @pytest.mark.slow
 def test_rbm_initializer_pretrains_through_the_runner(mnist):
-    from tfnn import data
-
     splits = data.load("mnist", preprocessing="minmax", train_limit=2000)
     result = runner.train(
         ModelConfig(hidden=(64,), activation="sigmoid", initializer="rbm",
@@ -639,12 +638,6 @@ def test_fast_path_and_readable_loop_take_the_same_steps(small, dropout):
 
 
 def test_choose_loop_follows_its_rule():
-    from tfnn.training.loop_choice import (
-        FAST_PATH_MIN_STEPS,
-        XLA_MIN_STEPS,
-        choose_loop,
-    )
-
     dense = build_mlp(hidden=(16,))
     dropout = _keras_dropout_mlp()
     cnn = build_model(ModelConfig(arch="cnn", hidden=(8,), filters=(4,)))
@@ -698,8 +691,6 @@ def test_fast_path_jit_excludes_convolutions_dropout_and_augmentation():
 
 @pytest.mark.slow
 def test_run_takes_the_chosen_loop_and_records_it(mnist_builder):
-    from tfnn import data
-
     splits = data.load("mnist", validation_size=100, train_limit=500)
     cfg = ModelConfig(hidden=(16,), dropout=0.2)
     tc = TrainConfig(epochs=1, batch_size=2)  # 250 steps
@@ -856,8 +847,6 @@ def test_examples_per_second_is_n_times_epochs_over_seconds():
 
 
 def test_predictions_are_the_argmax_of_the_outputs(small):
-    from tfnn.training.evaluation import predictions
-
     model = build_mlp(hidden=(8,))
     x = small[0][:50]
     expected = model(x, training=False).numpy().argmax(-1)

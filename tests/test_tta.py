@@ -4,10 +4,18 @@ shifts exported and scored from its SavedModel on the real test set."""
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from tfnn.config import ModelConfig
 from tfnn.models import build_model, load_model, tta
-from tfnn.models.ensembles import ensemble_model, probabilities
+from tfnn.models.ensembles import (
+    ensemble_model,
+    probabilities,
+    shifted_accuracy,
+)
+from tfnn.shipping import export_savedmodel, verify
+from tfnn.studies import mnist_runs
+from tfnn.training import TrainConfig
 
 
 def test_offsets_grid_starts_at_the_identity():
@@ -45,10 +53,6 @@ def test_shift_copies_plus_pattern_round_trips(tmp_path):
 
 
 def test_shifted_accuracy_is_the_argmax_of_the_mean_softmax():
-    import tensorflow as tf
-
-    from tfnn.models.ensembles import shifted_accuracy
-
     (model,) = _members(1)
     rng = np.random.default_rng(4)
     x = rng.normal(size=(64, 28, 28)).astype("float32")
@@ -106,8 +110,6 @@ def _members(n=2, hidden=(16,)):
 
 
 def test_ensemble_with_shifts_is_the_mean_over_members_and_copies(tmp_path):
-    import tensorflow as tf
-
     members = _members()
     x = np.random.default_rng(2).normal(size=(20, 28, 28)).astype("float32")
     fill = -0.4242
@@ -132,10 +134,6 @@ def test_ensemble_with_shifts_is_the_mean_over_members_and_copies(tmp_path):
 @pytest.mark.slow
 def test_ensemble_with_shifts_exports_and_scores_from_its_savedmodel(
         mnist, tmp_path):
-    from tfnn.shipping import export_savedmodel, verify
-    from tfnn.studies import mnist_runs
-    from tfnn.training import TrainConfig
-
     splits = mnist_runs.subset(mnist, 2000, None, 500)
     members = [
         mnist_runs.train(ModelConfig(hidden=(32,),

@@ -12,6 +12,10 @@ import math
 import numpy as np
 import pytest
 
+from tfnn.models import build_model
+from tfnn.studies.experiments import assignment_steps, sanity_checks
+from tfnn.studies.experiments.assignment_steps import STAGE_NAMES
+
 # Trains on real MNIST through session fixtures: the slow tier.
 pytestmark = [pytest.mark.slow,
               pytest.mark.usefixtures("mnist_manual_dir",
@@ -46,16 +50,14 @@ def test_sanity_overfit_twenty_examples(run_quick):
 
 
 def test_sanity_learning_rates(run_quick):
-    from tfnn.studies.experiments import sanity_checks as m
-
     result = run_quick("sanity_checks")
-    v = m.lr_verdicts(result)
+    v = sanity_checks.lr_verdicts(result)
     assert v["too low"] == "barely moves"
     assert v["good"] == "learns"
     assert v["too high"].startswith("explodes")
     far = result["learning_rates"]["far too high"]
     assert far["diverged"] and "learning rate" in far["message"]
-    assert "all pass" in m.summarize(result)
+    assert "all pass" in sanity_checks.summarize(result)
 
 
 # --------------------------------------------------------------------------
@@ -64,9 +66,6 @@ def test_sanity_learning_rates(run_quick):
 
 
 def test_assignment_every_stage_config_builds_and_changes_something():
-    from tfnn.models import build_model
-    from tfnn.studies.experiments import assignment_steps
-
     built = assignment_steps.configs()
     assert [n for n, _, _ in built] == assignment_steps.STAGE_NAMES
     previous = None
@@ -83,8 +82,6 @@ def test_assignment_every_stage_config_builds_and_changes_something():
 
 
 def test_assignment_trains_every_stage_and_records_accuracies(run_quick):
-    from tfnn.studies.experiments.assignment_steps import STAGE_NAMES
-
     result = run_quick("assignment_steps")
     rows = result["stages"]
     assert [r["name"] for r in rows] == STAGE_NAMES
