@@ -496,6 +496,14 @@ for key, std in formula.items():
 #
 # ## Unit 04 | Batch Normalization
 #
+# "Internal Covariate Shift 현상": as the earlier layers learn, the
+# distribution of every later layer's input keeps changing. Whitening each
+# layer's input (zero mean, unit variance, decorrelated) would stop it but
+# needs the covariance matrix and its inverse at every step; BN instead
+# normalizes each feature on its own over the mini-batch and adds a
+# learned scale γ and shift β. (Whitening written out: notebook 004,
+# section 2.)
+#
 # ### Algorithm 1: the Batch Normalizing Transform
 #
 # μ_B, σ²_B over the mini-batch, x̂ = (x − μ_B)/sqrt(σ²_B + ε),
