@@ -44,7 +44,7 @@ tf.get_logger().setLevel("ERROR")  # no retracing notices in the outputs
 QUICK = os.environ.get("TFNN_QUICK") == "1"
 N_TRAIN = 3_000 if QUICK else 20_000  # MNIST training images used
 STEPS = 100 if QUICK else 600  # steps of the step-by-step experiments
-TRIALS = (4, 3) if QUICK else (20, 10)  # random search: coarse, fine
+TRIALS = (3, 2) if QUICK else (20, 10)  # random search: coarse, fine
 SEEDS = 1 if QUICK else 3  # seeds of the small-bias comparison
 keras.utils.set_random_seed(0)
 
