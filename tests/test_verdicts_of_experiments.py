@@ -281,3 +281,49 @@ def test_assignment_page_is_rebuilt_from_the_saved_numbers(tmp_path,
         json.dumps(data))
     text = open(assignment.rebuild_report(str(tmp_path))).read()
     assert "Reproduce: `tfnn assignment --export` (" in text
+
+
+# --------------------------------------------------------------------------
+# The other verdicts the tests check: each flips when its numbers do
+# --------------------------------------------------------------------------
+
+
+def _sgd_beats_momentum(r):
+    r["same_lr"]["bowl"]["momentum"]["final_distance"] = 1e9
+
+
+def _low_lr_learns(r):
+    low, best = r["runs"][r["too_low"]], r["runs"][r["best"]]
+    low["relative_change"] = best["relative_change"]
+
+
+def _last_stage_worse(r):
+    r["stages"][-1]["test_accuracy_mean"] = \
+        r["stages"][0]["test_accuracy_mean"] - 0.01
+
+
+def _initial_loss_off(r):
+    r["reg_sweep"][0]["loss"] = r["ln10"] + 0.5
+
+
+def _fine_box_wider(r):
+    lo, hi = r["coarse_box"]["log10_lr"]
+    r["fine_box"]["log10_lr"] = [lo, hi]
+
+
+@pytest.mark.parametrize("name, held, change, failed", [
+    ("optimizer_paths", "(note 001's claim holds)", _sgd_beats_momentum,
+     "does NOT hold as stated"),
+    ("lr_sweep", "holds.", _low_lr_learns, "does NOT hold as stated"),
+    ("assignment_steps", "holds", _last_stage_worse, "does NOT hold"),
+    ("sanity_checks", "all pass", _initial_loss_off, "do NOT all pass"),
+    ("random_search", "worked as the note describes", _fine_box_wider,
+     "did NOT behave as the note describes"),
+])
+def test_verdicts_flip_with_their_numbers(name, held, change, failed):
+    module = experiments.get(name)
+    r = saved(name)
+    assert held in module.summarize(r)
+    assert failed not in module.summarize(r)
+    change(r)
+    assert failed in module.summarize(r)
