@@ -77,8 +77,9 @@ def write_gallery(docs_dir="docs", mode="full", only=None) -> str:
         "Every experiment of the study notes, run by `tfnn` on the real MNIST "
         "data where it uses data. Regenerate the whole page with "
         "`tfnn experiment gallery` (or `python scripts/run_experiments.py "
-        "gallery`). Where a note's claim does not hold as stated, the "
-        "measured numbers say so.\n\n"
+        "gallery`); `tfnn experiment gallery --from-json` rebuilds it from "
+        "the saved numbers without running anything. Where a note's claim "
+        "does not hold as stated, the measured numbers say so.\n\n"
         f"Machine: {platform.machine()}, {os.cpu_count()} CPU cores, "
         f"{platform.python_implementation()} {platform.python_version()}.\n\n"
     )
