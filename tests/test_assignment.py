@@ -166,6 +166,9 @@ def test_report_has_every_stage_and_figure(quick_journey, tmp_path):
         assert f.stat().st_size > 10_000
     saved = json.load(open(tmp_path / "assignment" / "assignment.json"))
     assert saved["best"]["confusion"] == quick_journey["best"]["confusion"]
+    # the page again from the saved numbers alone: the same page
+    assert saved["command"] == "cmd"
+    assert open(assignment.rebuild_report(str(tmp_path))).read() == text
 
 
 @pytest.mark.slow

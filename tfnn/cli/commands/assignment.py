@@ -1,5 +1,5 @@
-"""``tfnn assignment [--quick] [--stages …] [--export]``: note 003's
-assignment, stage by stage, into ``docs/assignment.md``."""
+"""``tfnn assignment [--quick] [--stages …] [--export] [--from-json]``:
+note 003's assignment, stage by stage, into ``docs/assignment.md``."""
 
 from __future__ import annotations
 
@@ -29,6 +29,9 @@ def add_arguments(parser):
                         "pixels (default 1; 0: none)")
     parser.add_argument("--docs", default="docs",
                         help="writes DOCS/assignment.md and DOCS/assignment/")
+    parser.add_argument("--from-json", action="store_true",
+                        help="train nothing: write DOCS/assignment.md again "
+                        "from the saved DOCS/assignment/assignment.json")
     parser.add_argument("--export", action="store_true",
                         help="export the best MLP and the best CNN, scored "
                         "on the real test set, under --saved-models")
@@ -45,6 +48,9 @@ def add_arguments(parser):
 def run(args) -> int:
     # TensorFlow loads with the packages' first names used (tfnn.lazy),
     # here, not when the parser is built.
+    if args.from_json:
+        logger.info("wrote %s", assignment.rebuild_report(args.docs))
+        return 0
     config = dict(assignment.QUICK if args.quick else assignment.FULL)
     for key in ("stages", "epochs", "seeds", "ensembles", "tta_shift"):
         if getattr(args, key) is not None:

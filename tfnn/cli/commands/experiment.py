@@ -1,4 +1,5 @@
-"""``tfnn experiment list | run NAME|all [--quick] [--out DIR] | gallery``."""
+"""``tfnn experiment list | run NAME|all [--quick] [--out DIR] | gallery
+[--only NAME…] [--from-json]``."""
 
 from __future__ import annotations
 
@@ -26,6 +27,9 @@ def add_arguments(parser):
     gallery.add_argument("--quick", action="store_true")
     gallery.add_argument("--only", nargs="+", default=None,
                          help="regenerate only these experiments")
+    gallery.add_argument("--from-json", action="store_true",
+                         help="run nothing: rebuild the page from the "
+                         "saved DOCS/figures/NAME.json")
 
 
 def run(args) -> int:
@@ -35,7 +39,8 @@ def run(args) -> int:
         return 0
     mode = "quick" if args.quick else "full"
     if args.action == "gallery":
-        path = gallery.write_gallery(args.docs, mode=mode, only=args.only)
+        path = (gallery.rebuild_gallery(args.docs) if args.from_json else
+                gallery.write_gallery(args.docs, mode=mode, only=args.only))
         logger.info("wrote %s", path)
         return 0
     chosen = experiments.names() if args.name == "all" else [args.name]

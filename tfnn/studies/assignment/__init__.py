@@ -2,7 +2,8 @@
 
 Note 003 (Unit 06, 과제): "train on MNIST with a suitable activation, weight
 initialization, optimizer … to push the accuracy as high as possible,
-showing the process". The journey starts from note 000's network and
+showing the process". The journey starts from note 000's first network
+(784-64-10, sigmoid output, batch 32) with sigmoid hidden units and
 changes ONE thing per stage (:data:`JOURNEY`), each stage on top of all the
 earlier ones:
 
@@ -32,7 +33,8 @@ runs with several seeds, so a gain comes with its spread (mean ± std).
     ``quick`` or ``full`` mode, every choice made on validation;
 :mod:`~tfnn.studies.assignment.plots`: its figures;
 :mod:`~tfnn.studies.assignment.report`: :func:`write_report`,
-    ``docs/assignment.md`` with its figures and numbers;
+    ``docs/assignment.md`` with its figures and numbers, and
+    :func:`rebuild_report`, the page again from the saved numbers;
 :mod:`~tfnn.studies.assignment.records`: :func:`export_records`, the best
     MLP and the best CNN (by validation accuracy) exported through the
     serving path, scored on the real test set.
@@ -46,6 +48,7 @@ _EXPORTS = {
     "plot_stages": "tfnn.studies.assignment.plots",
     "existing_exports": "tfnn.studies.assignment.records",
     "export_records": "tfnn.studies.assignment.records",
+    "rebuild_report": "tfnn.studies.assignment.report",
     "write_report": "tfnn.studies.assignment.report",
     "run": "tfnn.studies.assignment.selection",
     "FULL": "tfnn.studies.assignment.stages",

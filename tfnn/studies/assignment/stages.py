@@ -50,8 +50,9 @@ JOURNEY_NAMES = [name for name, _, _ in JOURNEY]
 
 # What each stage is, and the note it comes from (the report's table).
 WHY = {
-    "baseline": "note 000: 784-64-10, sigmoid units and output, "
-                "W = 0.01·N(0,1), SGD lr 0.01, batch 32",
+    "baseline": "784-64-10 with note 000's sigmoid output and batch 32; "
+                "sigmoid hidden units (note 000's are ReLU), W = 0.01·N(0,1), "
+                "SGD lr 0.01 and the loss are ours",
     "relu": "f(x) = max(0, x) (notes 000, 003)",
     "he_init": "W ~ N(0, 2/fan_in) (notes 001-003)",
     "adam": "Adam, lr 1e-3 (notes 001, 003)",
@@ -60,7 +61,8 @@ WHY = {
     "wider_deeper": "784-256-256-10 (note 003)",
     "batch_norm": "Linear → BN → ReLU (notes 002-004)",
     "dropout": "dropout 0.2 after every hidden block (note 002)",
-    "cosine_lr": "lr_t = lr·½(1 + cos(πt/T)) (note 001: lr decay)",
+    "cosine_lr": "lr_t = lr·½(1 + cos(πt/T)) (ours: no note names a "
+                 "schedule)",
     "wider": "784-800-800-10",
     "augment": "random shifts ±10 % and rotations ±10° in training",
     "longer": "3× the epochs",

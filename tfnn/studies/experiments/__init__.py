@@ -11,7 +11,9 @@ Each experiment is a module ``tfnn/studies/experiments/<name>.py`` with:
 * ``plot(result) -> matplotlib.figure.Figure``: titled, labelled axes; never
   calls ``plt.show()``;
 * ``summarize(result) -> str``: one Markdown paragraph: what was measured
-  and whether the note's claim held, computed from ``result``.
+  and whether the note's claim held, computed from ``result``;
+* optionally ``limits(result) -> str``: a Markdown paragraph on what the
+  experiment does not settle (the gallery prints it after the summary).
 
 :func:`run` looks an experiment up, merges overrides into its config, runs
 it and (with ``out_dir``) writes ``NAME.json`` and ``NAME.png``.

@@ -1,8 +1,9 @@
 """Experiment 1: the activation functions of the notes and their derivatives.
 
-Note 003 (and 000, 004): sigmoid squashes to (0, 1) and its derivative is at
-most 0.25, vanishing for |x| ≳ 5; tanh is zero-centred but still saturates;
-ReLU's derivative is exactly 1 for every x > 0. Each curve comes from the
+Note 003 (and 000, 004): sigmoid squashes to (0, 1) and saturates; tanh is
+zero-centred but still saturates; ReLU's derivative is exactly 1 for every
+x > 0. Ours, not the notes': sigmoid's derivative σ(x)(1 − σ(x)) is at most
+0.25 (at x = 0) and vanishes for |x| ≳ 5. Each curve comes from the
 Keras layer the registry builds, and the derivative from autodiff
 (``tf.GradientTape``), so the figure shows what training uses.
 """
@@ -16,9 +17,10 @@ from tfnn.nn import activations
 from tfnn.studies.figures import figure
 
 TITLE = "Activation functions and their derivatives"
-CLAIM = ("Sigmoid and tanh saturate: their gradients vanish for large |x| "
-         "(sigmoid's never exceeds 0.25); ReLU passes a gradient of 1 for all "
-         "x > 0 (notes 000, 003, 004).")
+CLAIM = ("Sigmoid and tanh saturate: their gradients vanish for large |x|; "
+         "ReLU passes a gradient of 1 for all x > 0 (notes 000, 003, 004). "
+         "The bound \"sigmoid's derivative never exceeds 0.25\" is ours, from "
+         "σ'(x) = σ(x)(1 − σ(x)); no note states it.")
 KEYS = ("sigmoid", "tanh", "relu", "leaky_relu", "prelu", "elu", "softplus",
         "softsign", "relu6", "relu_x", "linear")
 QUICK = {"keys": list(KEYS), "x_min": -6.0, "x_max": 6.0, "points": 241,

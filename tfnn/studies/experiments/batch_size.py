@@ -39,7 +39,9 @@ TITLE = "Batch size: 16 vs 128 (note 000); batch GD vs SGD vs mini-batch"
 CLAIM = ("Note 000: with batch 128 instead of 16 (lr 1e-4, 20 epochs) the "
          "training loss converges clearly faster. Notes 001/003: batch "
          "gradient descent is slow per pass over the data, SGD (batch 1) is "
-         "noisy, mini-batches (32-512) sit in between and work best.")
+         "noisy, mini-batches (32-512) sit in between and work best; note 001 "
+         "adds that a training set of fewer than 2,000 examples should use "
+         "batch gradient descent.")
 QUICK = {
     # Part 1: note 000
     "hidden": [64],
@@ -276,3 +278,38 @@ def summarize(result):
         + f"; lowest per epoch: {_mode_label(best, n)}."
     )
     return text
+
+
+def limits(result):
+    """What the experiment does not settle: note 000's BatchNorm argument
+    (part 1 has no BN), and note 001's "fewer than 2,000 examples → batch
+    gradient descent" judged by part 2's numbers."""
+    cfg = result["config"]
+    modes = result["modes"]
+    final = {int(k): modes[k]["train_loss"][-1] for k in modes}
+    acc = {int(k): modes[k]["test_accuracy"] for k in modes}
+    n = result["gd_n_train"]
+    others = sorted(b for b in final if b != 0)
+    gd_best = all(final[0] <= final[b] for b in others)
+    arch = "-".join(["784", *map(str, cfg["hidden"]), "10"])
+    return (
+        "**What this does not settle.** Note 000 argues through BatchNorm's "
+        "batch statistics, but part 1 runs note 000's setting on a model "
+        f"without BatchNorm ({arch}, ReLU, He init): it measures what the "
+        "batch size does to the number and size of the updates, not to BN's "
+        "statistics. Notebook 000 re-runs it with BN (lr 1e-4, 20 epochs, as"
+        " the note does). Part 2 "
+        + ("agrees with" if gd_best else "contradicts")
+        + " note 001's rule \"fewer than 2,000 examples → batch gradient "
+        f"descent\": on {n:,} examples, after the same "
+        f"{len(modes['0']['train_loss'])} epochs at lr "
+        f"{result['gd_learning_rate']:g}, batch GD's training loss is "
+        f"{final[0]:.3f} (test accuracy {100 * acc[0]:.1f} %) against "
+        + " and ".join(
+            f"{final[b]:.3f} for {'SGD' if b == 1 else f'batch {b}'} "
+            f"({100 * acc[b]:.1f} %)" for b in others if b <= 32)
+        + ". " + (
+            "Batch GD reaches the lowest loss here, so the rule holds in this"
+            " setting." if gd_best else
+            "With one update per epoch at a shared learning rate, batch GD is "
+            "the slowest here, so the rule does NOT hold in this setting."))

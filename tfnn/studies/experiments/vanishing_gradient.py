@@ -6,11 +6,12 @@ the transposed weights::
 
     δ_l = (δ_{l+1} W_{l+1}ᵀ) ⊙ f'(z_l),     ∂L/∂W_l = h_{l−1}ᵀ δ_l
 
-Sigmoid's derivative ``σ'(z) = σ(z)(1 − σ(z))`` is at most 0.25, so through
-k sigmoid layers the signal shrinks roughly like ``(0.25·‖W‖)^k``: the
-first layers of a deep sigmoid net barely learn (note 003's "vanishing
-gradient", note 000). ReLU's derivative is exactly 1 where ``z > 0`` and He
-initialization (``σ_W = sqrt(2/fan_in)``) keeps ``‖δ_l‖`` about constant.
+Sigmoid's derivative ``σ'(z) = σ(z)(1 − σ(z))`` is at most 0.25 (a bound
+that is ours: no note states it), so through k sigmoid layers the signal
+shrinks roughly like ``(0.25·‖W‖)^k``: the first layers of a deep sigmoid
+net barely learn (the "vanishing gradient" of notes 000, 002 and 003).
+ReLU's derivative is exactly 1 where ``z > 0`` and He initialization
+(``σ_W = sqrt(2/fan_in)``) keeps ``‖δ_l‖`` about constant.
 
 Part 1 measures ``‖∂L/∂W_l‖_F`` for every Dense kernel of a 10-hidden-layer
 MLP at initialization on one real MNIST batch. Part 2 trains sigmoid and ReLU
@@ -34,11 +35,12 @@ from tfnn.studies.measures import ratio
 from tfnn.training import TrainConfig, compute_loss
 
 TITLE = "Vanishing gradients: sigmoid vs ReLU"
-CLAIM = ("Notes 000/003: sigmoid squashes its input and its derivative is at "
-         "most 0.25, so gradients vanish on their way back through many "
-         "layers and deep sigmoid nets learn slowly or not at all; ReLU "
-         "passes gradients unchanged where active and \"converges ~6× "
-         "faster than sigmoid/tanh\" (003, quoting CS231n).")
+CLAIM = ("Notes 000/002/003: sigmoid squashes its input, so gradients vanish "
+         "on their way back through many layers and deep sigmoid nets learn "
+         "slowly or not at all (why: its derivative is at most 0.25, a bound "
+         "that is ours, not the notes'); ReLU passes gradients unchanged "
+         "where active and \"converges ~6× faster than sigmoid/tanh\" (003, "
+         "quoting CS231n).")
 
 # name -> (activation, initializer)
 GRADIENT_SETTINGS = {
