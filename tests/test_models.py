@@ -145,7 +145,11 @@ def test_outputs(output):
     assert ModelConfig(output=output).loss_from_logits == (output != "softmax")
 
 
-def test_note_000_models():
+def test_build_mlp_has_the_parameter_counts_of_note_000s_layer_sizes():
+    # build_mlp puts its activation after every hidden layer; note 000's
+    # second model has none after the 64-unit layer, which a count cannot
+    # see: the exact port is depth_width.note000_model, whose layers
+    # tests/test_verdicts_of_experiments.py checks.
     small = build_mlp(hidden=(64,), output="sigmoid")  # 784-64-10
     assert small.count_params() == 784 * 64 + 64 + 64 * 10 + 10
     bigger = build_mlp(hidden=(128, 64), output="sigmoid")  # 784-128-64-10

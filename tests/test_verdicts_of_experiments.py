@@ -18,9 +18,11 @@ from tfnn.cli import main
 from tfnn.studies import assignment, experiments, gallery
 from tfnn.studies.experiments import (
     activations,
+    assignment_steps,
     batch_norm,
     batch_size,
     depth_width,
+    vanishing_gradient,
 )
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -201,8 +203,6 @@ def test_depth_width_limits_say_which_model_ran():
 
 
 def test_the_025_bound_and_cosine_decay_are_ours():
-    from tfnn.studies.experiments import assignment_steps, vanishing_gradient
-
     for module in (activations, vanishing_gradient):
         assert "0.25" in module.CLAIM
         assert ("no note states it" in module.CLAIM
