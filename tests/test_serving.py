@@ -68,13 +68,14 @@ def _good_request_works(client, mlp, mnist, mnist_raw):
 
 
 # What the server may import from tfnn: itself, the version folders' layout
-# (plain os), their integrity checks (TensorFlow only) and the batching
-# helper (the client's batches).
+# (plain os), their integrity checks (TensorFlow only), the batching
+# helper (the client's batches) and the lazy-export helper every package's
+# __init__ uses.
 # tfnn.data.drawing: NumPy only, the client's MNIST-style preprocessing of
 # large pictures (imported when one is read).
 SERVING_MAY_IMPORT = ("tfnn.serving", "tfnn.shipping.versions",
                       "tfnn.shipping.integrity", "tfnn.batched_inference",
-                      "tfnn.data.drawing")
+                      "tfnn.data.drawing", "tfnn.lazy")
 
 
 @pytest.mark.slow
