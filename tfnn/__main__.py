@@ -1,7 +1,6 @@
-"""``python -m tfnn …`` is the ``tfnn`` command (tfnn.cli)."""
+"""``python -m tfnn …`` runs ``python -m tfnn.cli …``: the command line's
+one entry point (tfnn/cli/__main__.py), not a second copy of it."""
 
-import sys
+import runpy
 
-from tfnn.cli import main
-
-sys.exit(main())
+runpy.run_module("tfnn.cli", run_name="__main__", alter_sys=True)
