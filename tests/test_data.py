@@ -137,20 +137,6 @@ def test_decoded_digests_are_the_official_splits_in_tfds_order(mnist_raw):
     assert problem("fashion_mnist", "test", x, y).startswith(
         "its test split decodes to SHA-256 ")
 
-@pytest.mark.slow
-def test_builds_offline_with_sockets_blocked(
-    no_network, tmp_path, mnist_manual_dir, mnist_raw
-):
-    x, y = data.load_arrays("mnist", "test", manual_dir=mnist_manual_dir,
-                            data_dir=tmp_path)
-    assert (tmp_path / "mnist" / "3.0.1" / "dataset_info.json").is_file()
-    assert x.shape == (10000, 28, 28) and y.shape == (10000,)
-    (_, _), (x_test, y_test) = mnist_raw
-    np.testing.assert_array_equal(x, x_test)  # the same build, the same order
-    np.testing.assert_array_equal(y, y_test)
-    assert no_network == []
-
-
 def test_clear_cache_makes_load_arrays_read_again(mnist_raw):
     """``load_arrays`` hands every caller the same arrays until
     ``clear_cache``; then it reads the split again (equal arrays, new
@@ -598,25 +584,29 @@ def test_a_damaged_prepared_shard_is_named_without_a_manual_folder(
 
 
 @pytest.mark.slow
-def test_a_damaged_prepared_shard_is_rebuilt_from_the_manual_folder(
-        mnist_builder, mnist_manual_dir, mnist_raw, tmp_path):
+def test_a_damaged_shard_is_rebuilt_offline_from_the_manual_folder(
+        no_network, mnist_builder, mnist_manual_dir, mnist_raw, tmp_path):
+    """A rebuild deletes the prepared folder and builds it afresh from the
+    four official files (the same ``prepare`` as a first build), with
+    every socket connection refused: no download is ever tried."""
     shard = _damaged_copy(mnist_builder, tmp_path, "test", _repeat_a_record)
     damaged = shard.read_bytes()
     data.clear_cache()
     x, y = data.load_arrays("mnist", "test", manual_dir=mnist_manual_dir,
                             data_dir=tmp_path)
-    np.testing.assert_array_equal(x, mnist_raw[1][0])
+    assert (tmp_path / "mnist" / "3.0.1" / "dataset_info.json").is_file()
+    np.testing.assert_array_equal(x, mnist_raw[1][0])  # the same order
     np.testing.assert_array_equal(y, mnist_raw[1][1])
     assert shard.read_bytes() != damaged  # a new build, read back whole
     data.clear_cache()
     again = data.read_decoded("mnist", "test", data_dir=tmp_path)
     np.testing.assert_array_equal(again[1], mnist_raw[1][1])
+    assert no_network == []
 
 
-def _train_cli(data_dir, out, manual_dir):
+def _train_cli(data_dir, out):
+    """``tfnn train`` on ``data_dir``'s prepared MNIST, no manual folder."""
     env = {k: v for k, v in os.environ.items() if k != "TFNN_MANUAL_DIR"}
-    if manual_dir:
-        env["TFNN_MANUAL_DIR"] = str(manual_dir)
     return subprocess.run(
         [sys.executable, "-m", "tfnn.cli", "train", "--epochs", "1",
          "--train-limit", "500", "--validation-size", "500",
@@ -625,30 +615,24 @@ def _train_cli(data_dir, out, manual_dir):
 
 
 @pytest.mark.slow
-def test_tfnn_train_on_a_damaged_train_shard_exits_2_or_rebuilds(
-        mnist_builder, mnist_manual_dir, tmp_path):
+def test_tfnn_train_on_a_damaged_train_shard_exits_2(
+        mnist_builder, tmp_path):
     """The train shard damaged in place, a few bytes flipped in its middle:
     ``tfnn train`` without the official files exits 2 with one line naming
-    the folder (and trains nothing); with them (``TFNN_MANUAL_DIR``) it
-    says it rebuilds, rebuilds, and trains on MNIST."""
+    the folder and trains nothing. (With them it rebuilds: the in-process
+    test above; ``tfnn train`` hands ``--manual-dir`` to the same
+    ``load_arrays``.)"""
     shard = _damaged_copy(mnist_builder, tmp_path, "train", _flip_a_few)
     folder = shard.parent
-    proc = _train_cli(tmp_path, tmp_path / "run1", manual_dir=None)
+    proc = _train_cli(tmp_path, tmp_path / "run1")
     assert proc.returncode == 2, proc.stderr[-2000:]
     errors = [line for line in proc.stderr.splitlines()
               if line.startswith("tfnn train: error: ")]
     assert len(errors) == 1, proc.stderr[-2000:]
     assert f"The prepared mnist dataset in {folder} is damaged" in errors[0]
+    assert "delete" in errors[0] and "--manual-dir" in errors[0]
     assert "Traceback" not in proc.stderr
     assert not (tmp_path / "run1" / "summary.json").exists()
-    proc = _train_cli(tmp_path, tmp_path / "run2", mnist_manual_dir)
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    assert f"{folder} is damaged" in proc.stderr
-    assert f"rebuilding it from {mnist_manual_dir}" in proc.stderr
-    data.clear_cache()
-    x, y = data.read_decoded("mnist", "train", data_dir=tmp_path)
-    np.testing.assert_array_equal(
-        y, data.load_arrays("mnist", "train")[1])
 
 
 # ------------------------------------------------------ the decoded cache

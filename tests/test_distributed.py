@@ -168,20 +168,28 @@ def test_each_global_batch_splits_into_disjoint_halves(uninterrupted):
     assert len(seen[0]) == len(seen[1]) == EPOCHS * steps
 
 
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
 def kill_after_first_checkpoint(out, logs, loop):
     """Start the launch, SIGKILL worker 1 once both the chief and worker 1
-    saved checkpoint 1; returns ``(returncode, output, seconds from the
-    kill to the launcher's line naming the worker, to its exit)``."""
+    saved checkpoint 1; returns ``(returncode, output, whether the chief
+    still ran when the launcher's line naming worker 1 came)``."""
     proc = subprocess.Popen(launch_command(out, logs, loop),
                             env=worker_env(), stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
-    lines, named = [], []
+    lines, named, pids = [], [], {}
 
     def pump():
         for line in proc.stdout:
             lines.append(line)
-            if "tfnn launch: worker 1" in line:
-                named.append(time.monotonic())
+            if "tfnn launch: worker 1" in line and "chief" in pids:
+                named.append(_running(pids["chief"]))
 
     reader = threading.Thread(target=pump, daemon=True)
     reader.start()
@@ -195,17 +203,16 @@ def kill_after_first_checkpoint(out, logs, loop):
             assert time.monotonic() < deadline, "no checkpoint 1"
             time.sleep(0.02)
         with open(os.path.join(logs, "workers.json")) as fh:
-            pid = json.load(fh)["workers"][1]["pid"]
-        os.kill(pid, signal.SIGKILL)
-        killed = time.monotonic()
+            workers = json.load(fh)["workers"]
+        pids["chief"] = workers[0]["pid"]
+        os.kill(workers[1]["pid"], signal.SIGKILL)
         code = proc.wait(timeout=60)  # no hang
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait(timeout=30)
     reader.join(timeout=10)
-    ended = time.monotonic() - killed
-    return code, "".join(lines), (named or [np.inf])[0] - killed, ended
+    return code, "".join(lines), named == [True]
 
 
 @pytest.mark.slow
@@ -213,12 +220,14 @@ def test_lost_worker_fails_fast_and_the_rerun_resumes(uninterrupted):
     run = uninterrupted
     root = run["root"]
     out, logs = root / "again" / "run", root / "again-logs"
-    code, output, named_after, ended_after = kill_after_first_checkpoint(
+    code, output, named_at_once = kill_after_first_checkpoint(
         out, logs, run["loop"])
     assert code == 128 + signal.SIGKILL, output[-3000:]
     assert "worker 1 (pid" in output and "was killed by SIGKILL" in output
-    assert named_after < 2.0  # the line naming it comes at once
-    assert ended_after < 20.0  # grace 5 s, then SIGKILL: bounded
+    # Named at once: the chief still ran when the line came (the launcher
+    # did not wait for the chief's collective ops to time out), and the
+    # launch ended within the 60 s wait above (grace 5 s, then SIGKILL).
+    assert named_at_once, output[-3000:]
     latest = tf.train.latest_checkpoint(str(out / "checkpoints"))
     assert latest is not None and int(latest.rsplit("-", 1)[1]) < EPOCHS
 
@@ -446,6 +455,7 @@ def compiled(model):
     return model
 
 
+@pytest.mark.slow
 def test_multiworker_fit_trains_like_the_model_itself():
     rng = np.random.default_rng(0)
     x = rng.normal(size=(96, 28, 28)).astype(np.float32)  # (n, 28, 28)

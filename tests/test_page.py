@@ -335,9 +335,11 @@ def pad_and_sent(tab):
 def test_drawn_test_digits_are_recognized(browser, tfnn_serve, mnist_raw):
     (_, _), (x_test, y_test) = mnist_raw
     tab = Tab(browser, tfnn_serve, viewport={"width": 1000, "height": 900})
+    # The first test image of each class, 0 to 9.
+    first = [int(np.flatnonzero(y_test == c)[0]) for c in range(10)]
     right, worst = 0, 0
     try:
-        for i in range(20):
+        for i in first:
             clear(tab)
             shown = tab.wait_answer(draw_digit(tab, x_test[i]))
             right += shown == str(y_test[i])
@@ -345,7 +347,7 @@ def test_drawn_test_digits_are_recognized(browser, tfnn_serve, mnist_raw):
             worst = max(worst, int(np.abs(
                 drawing.mnist_style(pad).astype(int) - sent).max()))
             check_bars(tab)
-            if i == 0:
+            if i == 0:  # test image 0 (a 7) is the README's picture
                 SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
                 tab.page.screenshot(path=str(SCREENSHOT), full_page=True)
         assert tab.page.text_content("#model-in-use") == "in use: mnist v1"
@@ -353,10 +355,10 @@ def test_drawn_test_digits_are_recognized(browser, tfnn_serve, mnist_raw):
         assert tab.problems == []
     finally:
         tab.close()
-    logger.info("browser: %d/20 drawn digits right; page's JS vs Python "
+    logger.info("browser: %d/10 drawn digits right; page's JS vs Python "
                 "on the drawn pads: max difference %d", right, worst)
     assert worst <= 1
-    assert right >= 18
+    assert right >= 9
 
 
 @pytest.mark.slow

@@ -639,6 +639,7 @@ def test_bad_serve_flags_exit_2_with_one_line(flag, value, capsys):
     assert flag in err[-1] and "Traceback" not in "\n".join(err)
 
 
+@pytest.mark.slow
 def test_serve_process_reports_a_server_that_exits(model_dir):
     """The harness raises with the server's exit status and its last
     lines, and removes its temporary log."""

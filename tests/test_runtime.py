@@ -87,6 +87,7 @@ print(json.dumps(report))
 """
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("call", [
     "from tfnn import runtime; assert runtime."
     "import_tensorflow_without_matplotlib()",
