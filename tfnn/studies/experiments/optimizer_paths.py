@@ -93,9 +93,9 @@ QUICK = {
     "escape_y": 1.0,  # |y| at which a path has left the saddle
     "mnist_lrs": MNIST_LRS,
     "hidden": [128],
-    "n_train": 3000,
-    "n_test": 2000,
-    "n_val": 1000,
+    "n_train": 1500,
+    "n_test": 500,
+    "n_val": 500,
     "batch_size": 64,
     "epochs": 2,
     "seed": 0,
