@@ -37,12 +37,12 @@ QUICK = {
     "width": 128,
     "initializer": "xavier_normal",
     "n_train": 4000,
-    "epochs": 4,
+    "epochs": 2,
     "batch_size": 128,
     "optimizer": "adam",
     "learning_rate": 3e-3,
     "n_compare": 1000,  # test images compared with the collapsed map
-    "n_test": 2000,
+    "n_test": 1000,
     "seed": 0,
 }
 FULL = dict(QUICK, depths=[1, 2, 4, 8, 12], n_train=20000, epochs=3,

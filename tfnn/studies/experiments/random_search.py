@@ -39,8 +39,8 @@ CLAIM = ("Search lr and reg by random sampling on a log scale, first coarse "
 QUICK = {
     "coarse_log10_lr": [-5.0, 0.5],
     "coarse_log10_reg": [-5.0, 0.0],
-    "coarse_trials": 8,
-    "fine_trials": 6,
+    "coarse_trials": 6,
+    "fine_trials": 4,
     "top_k": 3,  # the fine box spans the best top_k coarse trials …
     "margin": 0.25,  # … widened by this many decades on each side
     "coarse_epochs": 1,
