@@ -54,7 +54,7 @@ STAGE_NAMES = [name for name, _, _ in STAGES]
 QUICK = {
     "stages": STAGE_NAMES,
     "epochs": 1,
-    "n_train": 2000,
+    "n_train": 3000,
     "n_val": 1000,
     "n_test": 1000,
     "seeds": [0],

@@ -49,7 +49,7 @@ QUICK = {
     "curve_learning_rates": [1e-3, 1e-1],  # loss curves shown for these
     "learning_rate": 1e-1,  # the "same lr" of the claim's test
     "batch_size": 64,
-    "epochs": 2,
+    "epochs": 1,
     "n_train": 4000,
     "n_test": 1000,
     "n_curvature": 5000,  # images for the eigenvalues of E[x xᵀ]

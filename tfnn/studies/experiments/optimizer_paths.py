@@ -88,8 +88,7 @@ QUICK = {
     "path_lrs": PATH_LRS,
     "steps": 40,
     "same_lr": 0.1,
-    "same_lr_optimizers": ["sgd", "momentum", "nag", "adam", "rmsprop",
-                           "adagrad"],
+    "same_lr_optimizers": ["sgd", "momentum", "nag", "adam"],
     "escape_y": 1.0,  # |y| at which a path has left the saddle
     "mnist_lrs": MNIST_LRS,
     "hidden": [128],
@@ -100,8 +99,9 @@ QUICK = {
     "epochs": 2,
     "seed": 0,
 }
-FULL = dict(QUICK, steps=60, n_train=20000, n_test=10000, n_val=5000,
-            epochs=3)
+FULL = dict(QUICK, same_lr_optimizers=["sgd", "momentum", "nag", "adam",
+                                       "rmsprop", "adagrad"],
+            steps=60, n_train=20000, n_test=10000, n_val=5000, epochs=3)
 
 
 def f_value(surface, p):

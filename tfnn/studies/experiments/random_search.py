@@ -48,7 +48,7 @@ QUICK = {
     "hidden": [100],
     "optimizer": "sgd",
     "batch_size": 64,
-    "n_train": 5000,
+    "n_train": 3000,
     "seed": 0,
 }
 FULL = dict(QUICK, coarse_trials=24, fine_trials=16, n_train=10000,
