@@ -33,16 +33,16 @@ CLAIM = ("Notes 003/004: stacking layers with a linear (or no) activation "
          "gives y = Wx + b again, the same as one layer (linear regression); "
          "only a non-linear activation makes depth add anything.")
 QUICK = {
-    "depths": [1, 3, 8],
+    "depths": [1, 8],
     "width": 128,
     "initializer": "xavier_normal",
     "n_train": 4000,
-    "epochs": 2,
+    "epochs": 4,
     "batch_size": 128,
     "optimizer": "adam",
     "learning_rate": 3e-3,
     "n_compare": 1000,  # test images compared with the collapsed map
-    "n_test": 1000,
+    "n_test": 2000,
     "seed": 0,
 }
 FULL = dict(QUICK, depths=[1, 2, 4, 8, 12], n_train=20000, epochs=3,
