@@ -48,7 +48,7 @@ QUICK = {
     "batch_sizes": [16, 128],
     "optimizer": "adam",
     "learning_rate": 1e-4,
-    "epochs": 5,
+    "epochs": 3,
     "n_train": 3000,
     "n_val": 1000,  # held-out images: the loss after every epoch
     "n_test": 1000,
@@ -56,7 +56,7 @@ QUICK = {
     "gd_batch_sizes": [0, 1, 32, 128],  # 0 = the whole set
     "gd_optimizer": "sgd",
     "gd_learning_rate": 0.02,
-    "gd_epochs": 8,
+    "gd_epochs": 5,
     "gd_n_train": 250,
     "seed": 0,
 }
