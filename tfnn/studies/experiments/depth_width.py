@@ -50,7 +50,7 @@ QUICK = {
     "depths": [1, 2, 4],  # hidden layers of depth_width units
     "depth_width": 128,
     "note000_models": NOTE000_MODELS,
-    "note000_epochs": 2,
+    "note000_epochs": 1,
     "note000_seeds": [0, 1],
     "n_train": 5000,
     "n_test": 2000,

@@ -46,7 +46,7 @@ QUICK = {
     "optimizer": "sgd",
     "learning_rate": 0.05,
     "batch_size": 32,
-    "epochs": 30,
+    "epochs": 25,
     "seeds": [0, 1],
     "n_probe": 512,  # images for the train/inference comparison
 }
