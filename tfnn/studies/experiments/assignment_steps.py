@@ -54,9 +54,9 @@ STAGE_NAMES = [name for name, _, _ in STAGES]
 QUICK = {
     "stages": STAGE_NAMES,
     "epochs": 1,
-    "n_train": 4000,
-    "n_val": 2000,
-    "n_test": 2000,
+    "n_train": 3000,
+    "n_val": 1000,
+    "n_test": 1000,
     "seeds": [0],
 }
 FULL = dict(QUICK, epochs=3, n_train=20000, n_val=5000, n_test=10000,

@@ -52,21 +52,21 @@ CLAIM = ("BN makes training much less dependent on the initial weight scale "
          "uses); small batches (16) estimate those statistics noisily, 32-128 "
          "is appropriate (000).")
 QUICK = {
-    "hidden": [256, 256, 256],
+    "hidden": [128, 128, 128],
     "activation": "tanh",
     "optimizer": "sgd",
     "learning_rate": 0.05,
     "batch_size": 64,
     "epochs": 2,
     "n_train": 4000,
-    "n_test": 2000,
+    "n_test": 1000,
     "scales": [0.01, 0.1, 1.0],  # W ~ scale · N(0, 1)
     "bn_momentum": 0.99,
     # (b) train vs inference mode over training
-    "trace_hidden": [256, 256],
+    "trace_hidden": [128, 128],
     "trace_initializer": "xavier_normal",
     "trace_n_train": 1280,  # 20 steps per epoch at batch 64
-    "trace_steps": [0, 20, 60, 200, 600],
+    "trace_steps": [0, 20, 60, 600],
     "trace_eval": 1024,  # test images compared in both modes
     # (c) batch size
     "batch_sizes": [16, 128],
@@ -74,7 +74,8 @@ QUICK = {
     "stat_examples": 4096,  # training images for the batch-stat spread
     "seed": 0,
 }
-FULL = dict(QUICK, scales=[0.001, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0], epochs=3,
+FULL = dict(QUICK, hidden=[256, 256, 256], trace_hidden=[256, 256],
+            scales=[0.001, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0], epochs=3,
             n_train=20000, n_test=10000, trace_n_train=3200,
             trace_steps=[0, 50, 100, 200, 500, 1000, 2000], bs_epochs=3)
 

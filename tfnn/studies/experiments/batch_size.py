@@ -48,16 +48,16 @@ QUICK = {
     "batch_sizes": [16, 128],
     "optimizer": "adam",
     "learning_rate": 1e-4,
-    "epochs": 5,
-    "n_train": 5000,
-    "n_val": 2000,  # held-out images: the loss after every epoch
-    "n_test": 2000,
+    "epochs": 3,
+    "n_train": 3000,
+    "n_val": 1000,  # held-out images: the loss after every epoch
+    "n_test": 1000,
     # Part 2: batch GD vs SGD vs mini-batch
     "gd_batch_sizes": [0, 1, 32, 128],  # 0 = the whole set
     "gd_optimizer": "sgd",
     "gd_learning_rate": 0.02,
-    "gd_epochs": 8,
-    "gd_n_train": 500,
+    "gd_epochs": 5,
+    "gd_n_train": 250,
     "seed": 0,
 }
 FULL = dict(QUICK, epochs=20, n_train=55000, n_val=5000, n_test=10000,

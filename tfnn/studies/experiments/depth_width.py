@@ -46,21 +46,22 @@ NOTE000_MODELS = {
     "784-128-64-10": [[128, "relu"], [64, "linear"]],
 }
 QUICK = {
-    "widths": [16, 32, 64, 128, 256, 512],  # one hidden layer
-    "depths": [1, 2, 3, 4],  # hidden layers of depth_width units
+    "widths": [16, 64, 128, 512],  # one hidden layer
+    "depths": [1, 2, 4],  # hidden layers of depth_width units
     "depth_width": 128,
     "note000_models": NOTE000_MODELS,
-    "note000_epochs": 2,
+    "note000_epochs": 1,
     "note000_seeds": [0, 1],
     "n_train": 5000,
-    "n_test": 10000,
+    "n_test": 2000,
     "batch_size": 32,  # note 000
-    "epochs": 2,
+    "epochs": 1,
     "optimizer": "adam",
     "learning_rate": 1e-3,
     "seeds": [0],
 }
-FULL = dict(QUICK, n_train=30000, epochs=2, note000_epochs=3)
+FULL = dict(QUICK, widths=[16, 32, 64, 128, 256, 512], depths=[1, 2, 3, 4],
+            n_train=30000, n_test=10000, epochs=2, note000_epochs=3)
 
 
 def _arch(hidden):

@@ -37,8 +37,8 @@ CLAIM = ("Dropout randomly drops hidden units while training (model.train())"
          "overfitting and improves performance (note 002).")
 QUICK = {
     "n_train": 300,
-    "n_test": 5000,
-    "n_val": 1000,  # held-out images evaluated after every epoch
+    "n_test": 2000,
+    "n_val": 300,  # held-out images evaluated after every epoch
     "hidden": [512, 512],
     "activation": "relu",
     "initializer": "he_normal",
@@ -46,12 +46,12 @@ QUICK = {
     "optimizer": "sgd",
     "learning_rate": 0.05,
     "batch_size": 32,
-    "epochs": 50,
+    "epochs": 25,
     "seeds": [0, 1],
     "n_probe": 512,  # images for the train/inference comparison
 }
 FULL = dict(QUICK, hidden=[1024, 1024], rates=[0.0, 0.2, 0.5],
-            epochs=100, seeds=[0, 1, 2], n_test=10000)
+            epochs=100, seeds=[0, 1, 2], n_test=10000, n_val=1000)
 
 
 def _accuracy(model, x, y):

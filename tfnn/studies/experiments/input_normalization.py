@@ -45,18 +45,18 @@ QUICK = {
     "activation": "relu",
     "initializer": "he_normal",
     "optimizer": "sgd",
-    "learning_rates": [1e-4, 1e-3, 1e-2, 1e-1],
+    "learning_rates": [1e-3, 1e-2, 1e-1],
     "curve_learning_rates": [1e-3, 1e-1],  # loss curves shown for these
     "learning_rate": 1e-1,  # the "same lr" of the claim's test
     "batch_size": 64,
-    "epochs": 2,
+    "epochs": 1,
     "n_train": 4000,
-    "n_test": 2000,
-    "n_curvature": 10000,  # images for the eigenvalues of E[x xᵀ]
+    "n_test": 1000,
+    "n_curvature": 5000,  # images for the eigenvalues of E[x xᵀ]
     "seed": 0,
 }
 FULL = dict(QUICK, learning_rates=[1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0],
-            epochs=3, n_train=20000, n_test=10000)
+            epochs=3, n_train=20000, n_test=10000, n_curvature=10000)
 
 
 def _splits(kind):

@@ -88,20 +88,20 @@ QUICK = {
     "path_lrs": PATH_LRS,
     "steps": 40,
     "same_lr": 0.1,
-    "same_lr_optimizers": ["sgd", "momentum", "nag", "adam", "rmsprop",
-                           "adagrad"],
+    "same_lr_optimizers": ["sgd", "momentum", "nag", "adam"],
     "escape_y": 1.0,  # |y| at which a path has left the saddle
     "mnist_lrs": MNIST_LRS,
     "hidden": [128],
-    "n_train": 3000,
-    "n_test": 2000,
-    "n_val": 1000,
+    "n_train": 1500,
+    "n_test": 500,
+    "n_val": 500,
     "batch_size": 64,
     "epochs": 2,
     "seed": 0,
 }
-FULL = dict(QUICK, steps=60, n_train=20000, n_test=10000, n_val=5000,
-            epochs=3)
+FULL = dict(QUICK, same_lr_optimizers=["sgd", "momentum", "nag", "adam",
+                                       "rmsprop", "adagrad"],
+            steps=60, n_train=20000, n_test=10000, n_val=5000, epochs=3)
 
 
 def f_value(surface, p):

@@ -39,8 +39,8 @@ CLAIM = ("Search lr and reg by random sampling on a log scale, first coarse "
 QUICK = {
     "coarse_log10_lr": [-5.0, 0.5],
     "coarse_log10_reg": [-5.0, 0.0],
-    "coarse_trials": 8,
-    "fine_trials": 6,
+    "coarse_trials": 6,
+    "fine_trials": 4,
     "top_k": 3,  # the fine box spans the best top_k coarse trials …
     "margin": 0.25,  # … widened by this many decades on each side
     "coarse_epochs": 1,
@@ -48,7 +48,7 @@ QUICK = {
     "hidden": [100],
     "optimizer": "sgd",
     "batch_size": 64,
-    "n_train": 5000,
+    "n_train": 3000,
     "seed": 0,
 }
 FULL = dict(QUICK, coarse_trials=24, fine_trials=16, n_train=10000,

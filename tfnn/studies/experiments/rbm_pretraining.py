@@ -36,8 +36,8 @@ INITS = ("rbm", "small_normal", "xavier_normal")
 QUICK = {
     "hidden": [256, 256],
     "n_train": 6000,  # examples for pre-training and fine-tuning
-    "n_test": 10000,
-    "rbm_epochs": 3,
+    "n_test": 2000,
+    "rbm_epochs": 2,
     "rbm_k": 1,
     "rbm_learning_rate": 0.1,
     "rbm_batch_size": 64,
@@ -48,8 +48,8 @@ QUICK = {
     "inits": list(INITS),
     "seed": 0,
 }
-FULL = dict(QUICK, hidden=[500, 500], n_train=20000, rbm_epochs=5,
-            epochs=5)
+FULL = dict(QUICK, hidden=[500, 500], n_train=20000, n_test=10000,
+            rbm_epochs=5, epochs=5)
 
 
 def run(config):

@@ -51,7 +51,7 @@ QUICK = {
     "overfit_lr": 0.1,
     "learning_rates": {"too low": 1e-6, "good": 0.1, "too high": 10.0,
                        "far too high": 1000.0},
-    "n_train": 3000,
+    "n_train": 1500,
     "batch_size": 64,
     "epochs": 2,
     "optimizer": "sgd",

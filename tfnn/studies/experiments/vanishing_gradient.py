@@ -62,13 +62,13 @@ QUICK = {
     "train_width": 128,
     "n_train": 4800,
     "batch_size": 64,
-    "epochs": 4,  # 75 steps an epoch: 300 steps
+    "epochs": 3,  # 75 steps an epoch: 225 steps
     "optimizer": "momentum",  # SGD + momentum 0.9, as Krizhevsky et al.
     "learning_rate": 0.01,
     "targets": [2.0, 1.0, 0.5],
     "target": 1.0,  # the headline target training loss
     "window": 10,  # running mean over this many steps
-    "n_test": 2000,
+    "n_test": 1000,
     "seed": 0,
 }
 FULL = dict(

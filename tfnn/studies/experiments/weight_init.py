@@ -47,9 +47,9 @@ QUICK = {
     "optimizer": "sgd",
     "learning_rate": 0.05,
     "batch_size": 64,
-    "epochs": 3,
+    "epochs": 2,
     "n_train": 4000,
-    "n_test": 2000,
+    "n_test": 1000,
     "symmetry_activation": "sigmoid",  # zeros-init run whose weights move
     "seed": 0,
 }
