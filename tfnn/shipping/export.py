@@ -165,6 +165,18 @@ def _publish(tmp, final) -> None:
         ) from err
 
 
+def _checked_formats(formats, dataset) -> list[str]:
+    """``parse_formats(formats)``, each one's extra installed, and a
+    dataset to score the formats beyond the SavedModel on."""
+    formats = parse_formats(formats)
+    if any(f in EXTRA_FORMATS for f in formats):
+        require(formats)
+        if dataset is None:
+            raise ValueError("formats beyond the SavedModel are scored on a "
+                             "test set: give dataset")
+    return formats
+
+
 def score_export(path, model, preprocessor, dataset, claimed, manual_dir,
                  data_dir) -> dict[str, Any]:
     """Scores the SavedModel written at ``path`` on ``dataset``'s test set.
@@ -249,10 +261,9 @@ def export_savedmodel(
             given ``test_accuracy`` is recorded as is).
         manual_dir: folder of the official files (checksums, data).
         data_dir: tfds's data folder.
-        formats: the formats to write (``tfnn.shipping.formats``:
-            "saved_model", "tflite", "tflite_int8", "onnx", or "all"),
-            each scored on ``dataset``'s test set by its own runtime.
-            Defaults to the SavedModel alone.
+        formats: "saved_model", "tflite", "tflite_int8", "onnx" or "all"
+            (``tfnn.shipping.formats``), each scored on ``dataset``'s test
+            set by its own runtime. Defaults to the SavedModel alone.
 
     Returns:
         The version folder's path.
@@ -260,15 +271,9 @@ def export_savedmodel(
     Raises:
         ExportError: the version exists, or the export disagrees with the
             in-memory model or the claimed accuracy. Nothing is published.
-        FormatError: a format's extra is missing, or the format scores
-            outside its bounds. Nothing is published.
+        FormatError: a missing extra, a format outside its bounds.
     """
-    formats = parse_formats(formats)
-    if any(f in EXTRA_FORMATS for f in formats):
-        require(formats)
-        if dataset is None:
-            raise ValueError("formats beyond the SavedModel are scored on a "
-                             "test set: give dataset")
+    formats = _checked_formats(formats, dataset)
     meta = dict(metadata or {})
     if model_config is None:
         model_config = meta.get("model_config")
@@ -290,10 +295,8 @@ def export_savedmodel(
                 tmp, model, preprocessor, dataset, meta.get("test_accuracy"),
                 manual_dir, data_dir,
             ))
-            formats_section = add_formats(tmp, formats, dataset, manual_dir,
-                                          data_dir)
-            if formats_section:
-                record["formats"] = formats_section
+            section = add_formats(tmp, formats, dataset, manual_dir, data_dir)
+            record.update({"formats": section} if section else {})
         write_metadata(tmp, record)
         _publish(tmp, final)
     except BaseException:

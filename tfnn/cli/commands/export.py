@@ -57,6 +57,7 @@ def run(args) -> int:
     # TensorFlow and the models load with shipping's first name used
     # (tfnn.lazy): here, not at ``tfnn export --help``.
     wanted = formats.parse_formats(args.formats)
+    formats.require(wanted)  # a missing extra, before anything is loaded
     try:
         if args.from_saved_model:
             path = formats.add_formats_to_version(

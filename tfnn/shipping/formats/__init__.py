@@ -26,6 +26,7 @@ _EXPORTS = {
     "FORMATS": "tfnn.shipping.formats.catalog",
     "FormatError": "tfnn.shipping.formats.catalog",
     "parse_formats": "tfnn.shipping.formats.catalog",
+    "require": "tfnn.shipping.formats.catalog",
     "calibration_set": "tfnn.shipping.formats.calibration",
     "add_formats": "tfnn.shipping.formats.build",
     "add_formats_to_version": "tfnn.shipping.formats.existing",

@@ -19,7 +19,12 @@ import numpy as np
 
 from tfnn.data import load_arrays
 from tfnn.shipping.formats.calibration import calibration_set
-from tfnn.shipping.formats.catalog import EXTRA_FORMATS, FORMATS, require
+from tfnn.shipping.formats.catalog import (
+    EXTRA_FORMATS,
+    FORMATS,
+    parse_formats,
+    require,
+)
 from tfnn.shipping.formats.graph import conversion_module
 from tfnn.shipping.formats.litert import convert_tflite, convert_tflite_int8
 from tfnn.shipping.formats.onnx_convert import convert_onnx
@@ -32,7 +37,8 @@ logger = logging.getLogger(__name__)
 def add_formats(version_dir, formats, dataset: str = "mnist",
                 manual_dir=None, data_dir=None) -> dict[str, Any]:
     """Converts the SavedModel in ``version_dir`` to ``formats`` (names of
-    ``catalog.FORMATS``; "saved_model" is already there) and scores them.
+    ``catalog.FORMATS`` or "all", as ``parse_formats`` reads them;
+    "saved_model" is already there) and scores them.
 
     Returns:
         The ``formats`` section of ``metadata.json`` (empty when only the
@@ -41,7 +47,7 @@ def add_formats(version_dir, formats, dataset: str = "mnist",
     Raises:
         FormatError: a missing extra, or a format outside its bounds.
     """
-    extra = [f for f in formats if f in EXTRA_FORMATS]
+    extra = [f for f in parse_formats(formats) if f in EXTRA_FORMATS]
     if not extra:
         return {}
     require(extra)

@@ -11,6 +11,7 @@ https://github.com/onnx/tensorflow-onnx#python-api-reference.
 
 from __future__ import annotations
 
+import logging
 import os
 
 from tfnn.shipping.formats.graph import input_spec
@@ -24,6 +25,14 @@ def convert_onnx(module, path, opset: int = OPSET) -> str:
     # Optional (the `export` extra): imported when a model is converted.
     import tf2onnx
 
-    tf2onnx.convert.from_function(module.serve, input_signature=[input_spec()],
-                                  opset=opset, output_path=os.fspath(path))
+    # tf2onnx logs each step of a conversion at INFO; its warnings stay.
+    chatty = logging.getLogger("tf2onnx")
+    level = chatty.level
+    chatty.setLevel(max(level, logging.WARNING))
+    try:
+        tf2onnx.convert.from_function(
+            module.serve, input_signature=[input_spec()], opset=opset,
+            output_path=os.fspath(path))
+    finally:
+        chatty.setLevel(level)
     return os.fspath(path)
