@@ -50,16 +50,17 @@ def mlp_version(mlp, mnist, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def cnn_version(mnist, tmp_path_factory):
-    """A small BN CNN trained one epoch on 3,000 images, exported with
-    ``formats="all"`` in one go (``tfnn export --formats all``'s path)."""
+    """A small BN CNN (4 and 8 filters) trained one epoch on 3,000 images,
+    exported with ``formats="all"`` in one go (``tfnn export --formats
+    all``'s path)."""
     keras.utils.set_random_seed(0)
-    config = ModelConfig(arch="cnn", filters=(8, 16), hidden=(32,),
-                         batch_norm=True)
+    config = ModelConfig(arch="cnn", filters=(4, 8), hidden=(16,),
+                         batch_norm=True, bn_momentum=0.9)
     model = build_model(config)
     model.compile(optimizer=keras.optimizers.Adam(2e-3),
                   loss=keras.losses.SparseCategoricalCrossentropy(
                       from_logits=True))
-    model.fit(mnist.x_train[:3000], mnist.y_train[:3000], batch_size=100,
+    model.fit(mnist.x_train[:3000], mnist.y_train[:3000], batch_size=50,
               epochs=1, verbose=0)
     base = tmp_path_factory.mktemp("saved_models")
     return export_savedmodel(model, mnist.preprocessor, base, name="cnn",
@@ -104,7 +105,7 @@ def test_parse_formats_and_the_bounds():
 
 # Each format is run again here on the first SUBSET test images (the export
 # scored all 10,000): its errors there are exactly the recorded ones.
-SUBSET = 2000
+SUBSET = 1000
 
 
 @pytest.mark.slow
@@ -144,9 +145,8 @@ def test_every_format_scores_its_record_in_its_own_runtime(which, request,
         else:  # >= 99.9 % agreement, within 0.05 points
             assert rec["agreement"] >= 0.999
             assert abs(rec["accuracy"] - meta["test_accuracy"]) <= 0.0005
-    # int8 stores each weight in one byte instead of four
     sizes = {f: r["size_bytes"] for f, r in meta["formats"].items()}
-    assert sizes["tflite_int8"] < 0.4 * sizes["tflite"]
+    assert sizes["tflite_int8"] < sizes["tflite"]
 
 
 @pytest.mark.slow
@@ -333,12 +333,16 @@ def test_committed_formats_score_what_their_metadata_records(version,
     """The MLPs: ``tfnn verify``'s check, every format on all 10,000 test
     images. The CNN record (3 CNNs × 5 shifts in its graph, about 10 s per
     1,000 images and format here): its files' SHA-256, then each format on
-    its recorded errors and the first 300 other images, each one right or
+    its recorded errors and the first 100 other images, each one right or
     wrong as recorded."""
     path = os.path.join(ROOT, version)
     meta = read_metadata(path)
     images, labels = test_set
     assert set(meta["formats"]) == set(EXTRA)
+    # int8 stores each weight in one byte instead of four (the files are
+    # mostly weights: 0.67 to 1.3 million of them)
+    sizes = {f: r["size_bytes"] for f, r in meta["formats"].items()}
+    assert sizes["tflite_int8"] < 0.3 * sizes["tflite"]
     for rec in meta["formats"].values():
         assert rec["correct"] == len(labels) - len(rec["errors"])
         assert rec["accuracy"] == rec["correct"] / len(labels)
@@ -351,7 +355,7 @@ def test_committed_formats_score_what_their_metadata_records(version,
         return
     assert set(check_format_files(path, meta)) == set(EXTRA)
     for fmt, rec in meta["formats"].items():
-        picked = sorted(set(range(300)) | set(rec["errors"]))
+        picked = sorted(set(range(100)) | set(rec["errors"]))
         runner = formats.load_runner(os.path.join(path, rec["file"]))
         classes = formats.run_batches(runner, images[picked],
                                       batch_size=100)["classes"]
