@@ -98,6 +98,18 @@ def test_parse_formats_and_the_bounds():
         catalog.check_bounds("tflite_int8", 0.9749, 0.99, 0.98)
 
 
+def test_export_flags_are_checked_before_anything_loads(capsys):
+    for argv, message in [
+        (["--run", "r", "--formats", "tflite,pb"], "unknown format 'pb'"),
+        (["--from-saved-model", "v"], "--from-saved-model adds formats"),
+    ]:
+        with pytest.raises(SystemExit) as info:
+            cli.main(["export", *argv])
+        assert info.value.code == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and message in err[0]
+
+
 # --------------------------------------------------------------------------
 # Every format, scored by its own runtime
 # --------------------------------------------------------------------------
@@ -330,11 +342,11 @@ COMMITTED = ["saved_models/mnist/1", "saved_models/mnist_mlp_record/1",
 @pytest.mark.parametrize("version", COMMITTED)
 def test_committed_formats_score_what_their_metadata_records(version,
                                                              test_set):
-    """The MLPs: ``tfnn verify``'s check, every format on all 10,000 test
-    images. The CNN record (3 CNNs × 5 shifts in its graph, about 10 s per
-    1,000 images and format here): its files' SHA-256, then each format on
-    its recorded errors and the first 100 other images, each one right or
-    wrong as recorded."""
+    """The reference model: ``tfnn verify``'s check, every format on all
+    10,000 test images. The records (the CNN record has 3 CNNs × 5 shifts
+    in its graph: about 11 s per 1,000 images and format here): their
+    files' SHA-256, then each format on its recorded errors and the first
+    100 other images, each one right or wrong as recorded."""
     path = os.path.join(ROOT, version)
     meta = read_metadata(path)
     images, labels = test_set
@@ -346,7 +358,7 @@ def test_committed_formats_score_what_their_metadata_records(version,
     for rec in meta["formats"].values():
         assert rec["correct"] == len(labels) - len(rec["errors"])
         assert rec["accuracy"] == rec["correct"] / len(labels)
-    if "cnn" not in version:
+    if version == "saved_models/mnist/1":
         result, rows = formats.verify_version(path)
         assert result["accuracy"] == meta["test_accuracy"]
         assert [r["format"] for r in rows] == list(EXTRA)
@@ -361,3 +373,57 @@ def test_committed_formats_score_what_their_metadata_records(version,
                                       batch_size=100)["classes"]
         wrong = np.array(picked)[classes != labels[picked]]
         assert wrong.tolist() == rec["errors"], fmt
+
+
+# --------------------------------------------------------------------------
+# tfnn export --run --formats, and a format outside its bounds
+# --------------------------------------------------------------------------
+
+
+def _run_folder(model, mnist, folder):
+    """``model`` as a training run folder (``model.keras``, summary)."""
+    folder.mkdir()
+    model.save(folder / "model.keras")
+    (folder / "summary.json").write_text(json.dumps({
+        "model_config": ModelConfig(arch="mlp", hidden=(64,)).to_dict(),
+        "preprocessor": mnist.preprocessor.to_dict(),
+        "dataset": "mnist",
+    }))
+    return str(folder)
+
+
+@pytest.mark.slow
+def test_export_run_with_formats_and_a_format_outside_its_bounds(
+        mlp, mnist, tmp_path, capsys):
+    base = tmp_path / "saved_models"
+    run = _run_folder(mlp, mnist, tmp_path / "run")
+    assert cli.main(["export", "--run", run, "--base", str(base), "--name",
+                     "mlp", "--formats", "tflite"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    meta = read_metadata(base / "mlp" / "1")
+    assert set(meta["formats"]) == {"tflite"}
+    assert out[-1] == formats.format_line(meta["formats"]["tflite"])
+    # The same function, but hidden unit 0 now outputs relu(10,000) and
+    # feeds nothing: the float model's outputs are unchanged, while int8's
+    # one scale for that layer's activations (range [0, 10,000]: 39 per
+    # step) rounds every other unit to zero.
+    broken = keras.models.clone_model(mlp)
+    broken.set_weights(mlp.get_weights())
+    first, second = [layer for layer in broken.layers
+                     if isinstance(layer, keras.layers.Dense)][:2]
+    kernel, bias = first.get_weights()
+    kernel[:, 0], bias[0] = 0.0, 1e4
+    first.set_weights([kernel, bias])
+    kernel, bias = second.get_weights()
+    kernel[0, :] = 0.0
+    second.set_weights([kernel, bias])
+    run = _run_folder(broken, mnist, tmp_path / "broken")
+    with pytest.raises(SystemExit) as info:
+        cli.main(["export", "--run", run, "--base", str(base), "--name",
+                  "broken", "--formats", "tflite_int8"])
+    assert info.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(
+        "tfnn export: error: model_int8.tflite: int8 accuracy ")
+    assert "points below the float model's" in err[0]
+    assert os.listdir(base / "broken") == []  # nothing published

@@ -58,6 +58,9 @@ def run(args) -> int:
     # (tfnn.lazy): here, not at ``tfnn export --help``.
     wanted = formats.parse_formats(args.formats)
     formats.require(wanted)  # a missing extra, before anything is loaded
+    if args.from_saved_model and wanted == ["saved_model"]:
+        raise ValueError("--from-saved-model adds formats: give --formats "
+                         "tflite,tflite_int8,onnx or all")
     try:
         if args.from_saved_model:
             path = formats.add_formats_to_version(
@@ -68,7 +71,8 @@ def run(args) -> int:
                 args.run, base_dir=args.base, name=args.name,
                 version=args.version, manual_dir=args.manual_dir,
                 data_dir=args.data_dir, formats=wanted)
-    except (shipping.ExportError, FileExistsError) as err:
+    except (shipping.ExportError, shipping.VerificationError,
+            FileExistsError) as err:
         logger.error("export failed: %s", err)
         return 1
     meta = shipping.read_metadata(path)
