@@ -25,7 +25,7 @@ import numpy as np
 
 from tfnn.batched_inference import map_batches
 from tfnn.shipping.formats.catalog import INSTALL_EXTRA, FormatError
-from tfnn.shipping.integrity import load_savedmodel
+from tfnn.shipping.integrity import load_savedmodel, one_line
 from tfnn.shipping.metadata import INPUT_NAME, OUTPUT_NAMES
 
 THREADS = None  # the runtime's default (one per core)
@@ -40,8 +40,8 @@ def _import_runtime(name: str, path):
 
 
 def _damaged(path, err) -> FormatError:
-    text = " ".join(str(err).split())[:200] or type(err).__name__
-    return FormatError(f"{path} cannot be loaded ({text}); export it again")
+    return FormatError(f"{path} cannot be loaded ({one_line(err, 200)}); "
+                       "export it again")
 
 
 class LiteRTRunner:
