@@ -28,10 +28,13 @@ COMMANDS = {
     "assignment": "note 003's assignment: MNIST accuracy stage by stage",
     "speedrun": "train from a cold process to 99 percent MNIST test "
                 "accuracy, timed per seed",
-    "export": "export a trained model as a SavedModel for TensorFlow Serving",
-    "verify": "check a SavedModel's accuracy on the real test set",
+    "export": "export a trained model as a SavedModel for TensorFlow Serving "
+              "(and LiteRT, int8, ONNX)",
+    "verify": "check a SavedModel's (and each format's) accuracy on the "
+              "real test set",
     "serve": "serve SavedModels over TensorFlow Serving's REST API",
-    "predict": "send images to a running server and print the classes",
+    "predict": "send images to a running server, or run a model file "
+               "here, and print the classes",
 }
 
 

@@ -11,12 +11,16 @@
                   export_run
     verification  a version must score what it records: verify,
                   predict_saved, predict_in_memory
+    formats/      LiteRT (float, int8) and ONNX files beside the
+                  SavedModel, each scored by its own runtime
 
 Layout (TensorFlow Serving's)::
 
     saved_models/<name>/<version>/saved_model.pb
                                  /variables/
                                  /metadata.json  (tfnn's; TF Serving skips it)
+                                 /model.tflite, model_int8.tflite,
+                                  model.onnx  (with --formats)
 
 The names below load on first use (PEP 562), like ``tfnn``'s own: the
 server imports ``tfnn.shipping.versions`` (plain ``os``) and must not load

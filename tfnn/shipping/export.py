@@ -17,7 +17,8 @@ error the temporary folder is removed, so a server never sees half a
 version. A process killed mid-export (SIGKILL) cannot remove its folder:
 the next export does (``remove_stale_exports``: its owner's pid is in its
 name). With a dataset, the written SavedModel is reloaded and scored
-before it is published (``score_export``).
+before it is published (``score_export``), and so is every extra format
+(LiteRT, int8, ONNX: ``tfnn.shipping.formats``), by its own runtime.
 
 Reference: TensorFlow's "Using the SavedModel format" guide (a
 ``tf.Module`` with ``tf.function`` signatures of explicit input specs),
@@ -42,6 +43,8 @@ from tfnn.config import ModelConfig
 from tfnn.data import Preprocessor, load_arrays
 from tfnn.models import load_model
 from tfnn.provenance import command_line
+from tfnn.shipping.formats.build import add_formats
+from tfnn.shipping.formats.catalog import EXTRA_FORMATS, parse_formats, require
 from tfnn.shipping.metadata import (
     INPUT_NAME,
     SIGNATURES,
@@ -162,6 +165,18 @@ def _publish(tmp, final) -> None:
         ) from err
 
 
+def _checked_formats(formats, dataset) -> list[str]:
+    """``parse_formats(formats)``, each one's extra installed, and a
+    dataset to score the formats beyond the SavedModel on."""
+    formats = parse_formats(formats)
+    if any(f in EXTRA_FORMATS for f in formats):
+        require(formats)
+        if dataset is None:
+            raise ValueError("formats beyond the SavedModel are scored on a "
+                             "test set: give dataset")
+    return formats
+
+
 def score_export(path, model, preprocessor, dataset, claimed, manual_dir,
                  data_dir) -> dict[str, Any]:
     """Scores the SavedModel written at ``path`` on ``dataset``'s test set.
@@ -221,6 +236,7 @@ def export_savedmodel(
     dataset: str | None = None,
     manual_dir=None,
     data_dir=None,
+    formats=("saved_model",),
 ) -> str:
     """Exports ``model`` as ``base_dir[/name]/<version>/``, atomically.
 
@@ -245,6 +261,9 @@ def export_savedmodel(
             given ``test_accuracy`` is recorded as is).
         manual_dir: folder of the official files (checksums, data).
         data_dir: tfds's data folder.
+        formats: "saved_model", "tflite", "tflite_int8", "onnx" or "all"
+            (``tfnn.shipping.formats``), each scored on ``dataset``'s test
+            set by its own runtime. Defaults to the SavedModel alone.
 
     Returns:
         The version folder's path.
@@ -252,7 +271,9 @@ def export_savedmodel(
     Raises:
         ExportError: the version exists, or the export disagrees with the
             in-memory model or the claimed accuracy. Nothing is published.
+        FormatError: a missing extra, a format outside its bounds.
     """
+    formats = _checked_formats(formats, dataset)
     meta = dict(metadata or {})
     if model_config is None:
         model_config = meta.get("model_config")
@@ -274,6 +295,8 @@ def export_savedmodel(
                 tmp, model, preprocessor, dataset, meta.get("test_accuracy"),
                 manual_dir, data_dir,
             ))
+            section = add_formats(tmp, formats, dataset, manual_dir, data_dir)
+            record.update({"formats": section} if section else {})
         write_metadata(tmp, record)
         _publish(tmp, final)
     except BaseException:
@@ -291,6 +314,7 @@ def export_run(
     manual_dir=None,
     data_dir=None,
     command: str | None = None,
+    formats=("saved_model",),
 ) -> str:
     """Exports a training run (``model.keras`` + ``summary.json``).
 
@@ -305,6 +329,7 @@ def export_run(
         manual_dir: see ``export_savedmodel``.
         data_dir: see ``export_savedmodel``.
         command: the export command to record. Defaults to ``sys.argv``.
+        formats: see ``export_savedmodel``.
 
     Returns:
         The version folder's path.
@@ -337,4 +362,5 @@ def export_run(
         dataset=summary["dataset"],
         manual_dir=manual_dir,
         data_dir=data_dir,
+        formats=formats,
     )

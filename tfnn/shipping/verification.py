@@ -226,7 +226,8 @@ def verify(
 
     Returns:
         A dict: ``path``, ``dataset``, ``n``, ``correct``, ``accuracy``,
-        ``recorded_accuracy``, ``checked`` (what was compared), ``seconds``.
+        ``recorded_accuracy``, ``classes`` (``serving_default``'s, int64
+        (N,)), ``checked`` (what was compared), ``seconds``.
 
     Raises:
         VerificationError: any check fails; the message says which.
@@ -264,6 +265,7 @@ def verify(
         "correct": correct,
         "accuracy": correct / n,
         "recorded_accuracy": recorded,
+        "classes": classes,
         "checked": checked,
         "seconds": time.perf_counter() - start,
     }

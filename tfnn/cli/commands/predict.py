@@ -1,7 +1,10 @@
-"""``tfnn predict --url URL image.png|images.npy …``: ask a server.
+"""``tfnn predict --url URL image.png|images.npy …``: ask a server;
+``tfnn predict --model PATH …``: run a local SavedModel folder, ``.tflite``
+or ``.onnx`` file in its own runtime, no server.
 
 The client (``tfnn.serving.client``) needs NumPy and httpx only, so it is
-imported here at the top, ``tfnn --help`` included.
+imported here at the top, ``tfnn --help`` included; the local runtimes
+load with ``--model`` (``tfnn.shipping.formats.load_runner``).
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ import json
 import logging
 
 from tfnn.serving.client import format_predictions, load_images, predict
+from tfnn.shipping import formats
 
 logger = logging.getLogger(__name__)
 
@@ -18,6 +22,9 @@ def add_arguments(parser):
     parser.add_argument("--url",
                         default="http://127.0.0.1:8501/v1/models/mnist",
                         help="model URL (default: %(default)s)")
+    parser.add_argument("--model", default=None, metavar="PATH",
+                        help="run this SavedModel folder, .tflite or .onnx "
+                        "file here instead of asking a server")
     parser.add_argument("--signature", default=None,
                         help="signature_name (default: serving_default)")
     parser.add_argument("--json", action="store_true",
@@ -30,7 +37,11 @@ def add_arguments(parser):
 def run(args) -> int:
     try:
         images, labels = load_images(args.images)
-        result = predict(args.url, images, signature_name=args.signature)
+        if args.model:
+            result = formats.run_batches(formats.load_runner(args.model),
+                                         images)
+        else:
+            result = predict(args.url, images, signature_name=args.signature)
     except (OSError, ValueError, RuntimeError) as err:
         logger.error("predict failed: %s", err)
         return 1
