@@ -72,6 +72,10 @@ from tfnn.serving.repository import (
 
 logger = logging.getLogger(__name__)
 
+# Bodies up to this size (a few images) are parsed and run on the event
+# loop: the hand-over to a worker thread and back would cost more than the
+# loop is held.
+INLINE_BODY_BYTES = 16 * 2**10
 LARGE_BUFFER_BYTES = 16 * 2**20  # allocations from here on get their own map
 _M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter
 
@@ -176,8 +180,9 @@ def _add_predict_routes(app: FastAPI, repo: ModelRepository, max_batch: int,
         try:
             check_content_type(request.headers.get("content-type"))
             version = None if version is None else parse_version(version)
-            servable = await run_in_threadpool(
-                _repository(repo, model_name).get, version)
+            models = _repository(repo, model_name)
+            servable = (models.cached(version)
+                        or await run_in_threadpool(models.get, version))
         except ServingError as err:
             # Wrong before the body is read: read it (within its limits)
             # before answering, or close the connection.
@@ -188,6 +193,8 @@ def _add_predict_routes(app: FastAPI, repo: ModelRepository, max_batch: int,
             raise
         raw = await read_body(request, max_body_bytes, body_timeout,
                               value_limit(servable, max_batch))
+        if len(raw) <= INLINE_BODY_BYTES:
+            return _predict(servable, raw, max_batch)
         return await run_in_threadpool(_predict, servable, raw, max_batch)
 
     @app.post("/v1/models/{model_name}:predict")
