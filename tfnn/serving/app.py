@@ -10,7 +10,9 @@
 and, from ``tfnn.serving.page``, the page where a person draws a digit
 (``GET /``, its ``/static/`` files under a Content-Security-Policy), the
 models served (``GET /v1/models``) and a version's model card
-(``GET /v1/models/{name}[/versions/{v}]/card``).
+(``GET /v1/models/{name}[/versions/{v}]/card``), and TF Serving's
+Prometheus metrics of the three endpoints above, REST and gRPC
+(``GET /monitoring/prometheus/metrics``, ``tfnn.serving.metrics``).
 
 Every error, FastAPI's own included (unknown route 404, wrong method 405,
 invalid path 400), is answered ``{"error": message}``; a failure inside the
@@ -32,6 +34,7 @@ https://www.tensorflow.org/tfx/serving/api_rest.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ctypes
 import logging
 import socket
@@ -45,6 +48,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
 
+from tfnn.serving.metrics import METRICS_PATH, ServingMetrics
 from tfnn.serving.page import add_page_routes
 from tfnn.serving.protocol import (
     DEFAULT_BODY_TIMEOUT,
@@ -97,10 +101,33 @@ def _repository(repo: ModelRepository, model_name: str) -> ModelRepository:
     return repo
 
 
-def _metadata(repo: ModelRepository, model_name: str, version):
+def _metadata(repo: ModelRepository, model_name: str, version, call):
     servable = _repository(repo, model_name).get(version)
+    call.version = servable.version
     return metadata_response(repo.name, servable.version,
                              servable.signature_def)
+
+
+@contextlib.contextmanager
+def _observed(metrics: ServingMetrics, api: str, model_name: str):
+    """Times the request and counts it with its status
+    (``tfnn.serving.metrics``); yields the ``Call`` (its ``version``)."""
+    call = metrics.call(api, "REST", model_name)
+    try:
+        yield call
+    except ServingError as err:
+        call.version = ""
+        metrics.done(call, err.status)
+        raise
+    except HTTPException as err:
+        call.version = ""
+        metrics.done(call, err.status_code)
+        raise
+    except BaseException:
+        call.version = ""
+        metrics.done(call, 500)
+        raise
+    metrics.done(call, 200)
 
 
 def _predict(servable, raw: bytes, max_batch: int):
@@ -151,32 +178,40 @@ def _add_error_handlers(app: FastAPI) -> None:
         ) or "invalid request")
 
 
-def _add_status_routes(app: FastAPI, repo: ModelRepository) -> None:
+def _add_status_routes(app: FastAPI, repo: ModelRepository,
+                       metrics: ServingMetrics) -> None:
     """GetModelStatus and GetModelMetadata, newest or a given version."""
 
     @app.get("/v1/models/{model_name}")
     def model_status(model_name: str):
-        return status_response(_repository(repo, model_name).status())
+        with _observed(metrics, "status", model_name):
+            return status_response(_repository(repo, model_name).status())
 
     @app.get("/v1/models/{model_name}/versions/{version}")
     def version_status(model_name: str, version: str):
-        return status_response(
-            _repository(repo, model_name).status(parse_version(version)))
+        with _observed(metrics, "status", model_name) as call:
+            number = parse_version(version)
+            rows = _repository(repo, model_name).status(number)
+            call.version = number
+            return status_response(rows)
 
     @app.get("/v1/models/{model_name}/metadata")
     def model_metadata(model_name: str):
-        return _metadata(repo, model_name, None)
+        with _observed(metrics, "metadata", model_name) as call:
+            return _metadata(repo, model_name, None, call)
 
     @app.get("/v1/models/{model_name}/versions/{version}/metadata")
     def version_metadata(model_name: str, version: str):
-        return _metadata(repo, model_name, parse_version(version))
+        with _observed(metrics, "metadata", model_name) as call:
+            return _metadata(repo, model_name, parse_version(version), call)
 
 
 def _add_predict_routes(app: FastAPI, repo: ModelRepository, max_batch: int,
-                        max_body_bytes: int, body_timeout: float) -> None:
+                        max_body_bytes: int, body_timeout: float,
+                        metrics: ServingMetrics) -> None:
     """Predict, newest or a given version."""
 
-    async def predict(request: Request, model_name: str, version):
+    async def predict(request: Request, model_name: str, version, call):
         try:
             check_content_type(request.headers.get("content-type"))
             version = None if version is None else parse_version(version)
@@ -191,6 +226,7 @@ def _add_predict_routes(app: FastAPI, repo: ModelRepository, max_batch: int,
                                            body_timeout)
                 err.close = err.close or not drained
             raise
+        call.version = servable.version
         raw = await read_body(request, max_body_bytes, body_timeout,
                               value_limit(servable, max_batch))
         if len(raw) <= INLINE_BODY_BYTES:
@@ -199,12 +235,23 @@ def _add_predict_routes(app: FastAPI, repo: ModelRepository, max_batch: int,
 
     @app.post("/v1/models/{model_name}:predict")
     async def model_predict(request: Request, model_name: str):
-        return await predict(request, model_name, None)
+        with _observed(metrics, "predict", model_name) as call:
+            return await predict(request, model_name, None, call)
 
     @app.post("/v1/models/{model_name}/versions/{version}:predict")
     async def version_predict(request: Request, model_name: str,
                               version: str):
-        return await predict(request, model_name, version)
+        with _observed(metrics, "predict", model_name) as call:
+            return await predict(request, model_name, version, call)
+
+
+def _add_metrics_route(app: FastAPI, metrics: ServingMetrics) -> None:
+    """TF Serving's Prometheus endpoint (``tfnn.serving.metrics``)."""
+
+    @app.get(METRICS_PATH, include_in_schema=False)
+    def prometheus_metrics():
+        body, media_type = metrics.exposition()
+        return Response(body, media_type=media_type)
 
 
 # --------------------------------------------------------------------------
@@ -235,7 +282,8 @@ def create_app(
 
     Returns:
         The ``fastapi.FastAPI`` app; ``app.state.repository`` is the
-        :class:`ModelRepository`.
+        :class:`ModelRepository`, ``app.state.metrics`` its
+        :class:`~tfnn.serving.metrics.ServingMetrics` (its own registry).
 
     Raises:
         ValueError: a limit that is not positive.
@@ -253,10 +301,13 @@ def create_app(
     repo = ModelRepository(model_dir, name=name, poll_interval=poll_interval)
     app = FastAPI(title=f"tfnn serving: {repo.name}",
                   description="TensorFlow Serving's REST API")
-    app.state.repository = repo
+    metrics = ServingMetrics(repo.name)
+    app.state.repository, app.state.metrics = repo, metrics
     _add_error_handlers(app)
-    _add_status_routes(app, repo)
-    _add_predict_routes(app, repo, max_batch, max_body_bytes, body_timeout)
+    _add_status_routes(app, repo, metrics)
+    _add_predict_routes(app, repo, max_batch, max_body_bytes, body_timeout,
+                        metrics)
+    _add_metrics_route(app, metrics)
     add_page_routes(app, repo)
     return app
 
@@ -300,7 +351,8 @@ def serve(model_dir, name=None, host="127.0.0.1", port=8501,
         log_level: uvicorn's log level. Defaults to "info".
         grpc_port: when given, TF Serving's gRPC API on this port too
             (``tfnn.serving.grpc_api``; TF Serving's is 8500), sharing the
-            REST app's model repository and limits. Defaults to None (off).
+            REST app's model repository, limits and metrics. Defaults to
+            None (off).
         version_labels: ``{label: version}`` for gRPC's
             ``model_spec.version_label``. Defaults to None.
         **app_kwargs: ``create_app``'s limits and ``poll_interval``.
@@ -318,7 +370,7 @@ def serve(model_dir, name=None, host="127.0.0.1", port=8501,
             max_batch=app_kwargs.get("max_batch", DEFAULT_MAX_BATCH),
             max_message_bytes=app_kwargs.get("max_body_bytes",
                                              DEFAULT_MAX_BODY_BYTES),
-            version_labels=version_labels,
+            version_labels=version_labels, metrics=app.state.metrics,
         ).start()
     if grpc_server is None:
         uvicorn.run(app, host=host, port=port, log_level=log_level)

@@ -7,7 +7,11 @@ The services and methods, with ``tensorflow-serving-api``'s protos::
     tensorflow.serving.ModelService/GetModelStatus         version states
 
 (``Classify``, ``Regress``, ``MultiInference`` and ``HandleReloadConfigRequest``
-answer ``UNIMPLEMENTED``.) The servers share one
+answer ``UNIMPLEMENTED``.) Given the REST app's
+:class:`~tfnn.serving.metrics.ServingMetrics`, every call of
+``Predict``, ``Classify``, ``Regress``, ``GetModelMetadata`` and
+``GetModelStatus`` is counted and timed there (``entrypoint="GRPC"``, the
+status its code's name). The servers share one
 :class:`~tfnn.serving.repository.ModelRepository`: the same versions,
 the same polling for new ones, the same loaded signatures
 (``run_signature``), and the same input validation as the REST side
@@ -82,6 +86,7 @@ from tensorflow_serving.apis import (
     status_pb2,
 )
 
+from tfnn.serving.metrics import ServingMetrics
 from tfnn.serving.protocol import (
     DEFAULT_MAX_BATCH,
     DEFAULT_MAX_BODY_BYTES,
@@ -370,39 +375,77 @@ def model_status(repo: ModelRepository, request):
 # --------------------------------------------------------------------------
 
 
-def _answers_errors(method):
+def _answered_version(request, response) -> int | str:
+    """The version that answered: the response's, or for a status
+    request the one it asked for ("" for all)."""
+    spec = getattr(response, "model_spec", None)
+    if spec is not None:
+        return spec.version.value
+    asked = request.model_spec
+    return asked.version.value if asked.HasField("version") else ""
+
+
+def _answers_errors(api: str):
     """Aborts the call with a ``GrpcError``'s code and message; any other
-    exception is logged and answered INTERNAL (the server keeps serving)."""
+    exception is logged and answered INTERNAL (the server keeps serving).
+    Counts and times the call as ``api`` in the service's ``metrics``
+    (when it has them)."""
 
-    @functools.wraps(method)
-    def wrapper(self, request, context):
-        try:
-            return method(self, request, context)
-        except GrpcError as err:
-            code, message = err.code, err.message
-        except Exception as err:  # noqa: BLE001 - answered as INTERNAL
-            logger.exception("%s failed", method.__name__)
-            code, message = (grpc.StatusCode.INTERNAL,
-                             f"{type(err).__name__}: {err}")
-        context.abort(code, message)
+    def decorate(method):
+        @functools.wraps(method)
+        def wrapper(self, request, context):
+            call = (None if self.metrics is None else self.metrics.call(
+                api, "GRPC", request.model_spec.name))
+            try:
+                response = method(self, request, context)
+            except GrpcError as err:
+                code, message = err.code, err.message
+            except Exception as err:  # noqa: BLE001 - answered as INTERNAL
+                logger.exception("%s failed", method.__name__)
+                code, message = (grpc.StatusCode.INTERNAL,
+                                 f"{type(err).__name__}: {err}")
+            else:
+                if call is not None:
+                    call.version = _answered_version(request, response)
+                    self.metrics.done(call, grpc.StatusCode.OK.name)
+                return response
+            if call is not None:
+                self.metrics.done(call, code.name)
+            context.abort(code, message)
 
-    return wrapper
+        return wrapper
+
+    return decorate
+
+
+def _unimplemented():
+    """What gRPC answers for a method a servicer leaves out."""
+    raise GrpcError(grpc.StatusCode.UNIMPLEMENTED, "Method not implemented!")
 
 
 class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
     """``tensorflow.serving.PredictionService``: Predict, GetModelMetadata."""
 
     def __init__(self, repo: ModelRepository, max_batch: int, max_bytes: int,
-                 version_labels: dict[str, int]):
+                 version_labels: dict[str, int],
+                 metrics: ServingMetrics | None = None):
         self.repo, self.max_batch, self.max_bytes = repo, max_batch, max_bytes
-        self.version_labels = version_labels
+        self.version_labels, self.metrics = version_labels, metrics
 
-    @_answers_errors
+    @_answers_errors("predict")
     def Predict(self, request, context):  # noqa: N802 - the proto's name
         return predict(self.repo, request, self.max_batch, self.max_bytes,
                        self.version_labels)
 
-    @_answers_errors
+    @_answers_errors("classify")
+    def Classify(self, request, context):  # noqa: N802
+        _unimplemented()
+
+    @_answers_errors("regress")
+    def Regress(self, request, context):  # noqa: N802
+        _unimplemented()
+
+    @_answers_errors("metadata")
     def GetModelMetadata(self, request, context):  # noqa: N802
         return model_metadata(self.repo, request, self.version_labels)
 
@@ -410,10 +453,11 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
 class ModelService(model_service_pb2_grpc.ModelServiceServicer):
     """``tensorflow.serving.ModelService``: GetModelStatus."""
 
-    def __init__(self, repo: ModelRepository):
-        self.repo = repo
+    def __init__(self, repo: ModelRepository,
+                 metrics: ServingMetrics | None = None):
+        self.repo, self.metrics = repo, metrics
 
-    @_answers_errors
+    @_answers_errors("status")
     def GetModelStatus(self, request, context):  # noqa: N802
         return model_status(self.repo, request)
 
@@ -452,6 +496,8 @@ class GrpcServer:
         max_workers: threads answering requests. Defaults to 8.
         version_labels: ``{label: version}`` for ``model_spec.version_label``
             (TF Serving reads them from its model config). Defaults to None.
+        metrics: where calls are counted and timed (the REST app's
+            ``app.state.metrics``). Defaults to None (not counted).
 
     Raises:
         ValueError: a limit that is not positive, a malformed label.
@@ -461,7 +507,8 @@ class GrpcServer:
     def __init__(self, repository: ModelRepository, host="127.0.0.1",
                  port=DEFAULT_GRPC_PORT, max_batch=DEFAULT_MAX_BATCH,
                  max_message_bytes=DEFAULT_MAX_BODY_BYTES,
-                 max_workers=DEFAULT_MAX_WORKERS, version_labels=None):
+                 max_workers=DEFAULT_MAX_WORKERS, version_labels=None,
+                 metrics: ServingMetrics | None = None):
         if min(max_batch, max_message_bytes, max_workers) < 1:
             raise ValueError(
                 "max_batch, max_message_bytes and max_workers must be "
@@ -476,9 +523,9 @@ class GrpcServer:
                      ("grpc.max_send_message_length", 2**31 - 1)])
         prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(
             PredictionService(repository, max_batch, max_message_bytes,
-                              labels), self.server)
+                              labels, metrics), self.server)
         model_service_pb2_grpc.add_ModelServiceServicer_to_server(
-            ModelService(repository), self.server)
+            ModelService(repository, metrics), self.server)
         address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
         try:
             self.port = self.server.add_insecure_port(address)
