@@ -24,8 +24,11 @@ holds more values than ``max_batch`` examples can is read to its end
 without being kept and answered 400; a request found wrong before its body
 is read (an unknown model or version) has the body read within the same
 limits before the answer (``drain_body``): either way the answer reaches
-the client and the connection stays open. The JSON is parsed and the model
-runs in a worker thread so that neither blocks the event loop.
+the client and the connection stays open. A body of more than
+``INLINE_BODY_BYTES`` is parsed and run in a worker thread, so that
+neither holds the event loop; a smaller one (a few images), and the
+lookup of a loaded version, on the loop itself, where the hand-over to a
+thread and back would take longer than the work.
 
 Reference: TensorFlow Serving, "RESTful API",
 https://www.tensorflow.org/tfx/serving/api_rest.
@@ -132,7 +135,7 @@ def _observed(metrics: ServingMetrics, api: str, model_name: str):
 
 def _predict(servable, raw: bytes, max_batch: int):
     """Parses and validates the body ``raw``, runs the signature, formats
-    the answer (runs in a worker thread)."""
+    the answer (in a worker thread, or on the event loop for a small body)."""
     sig, arrays, style = decode_request(raw, servable, max_batch)
     try:
         outputs = run_signature(sig, arrays)
