@@ -743,3 +743,13 @@ def test_serving_metrics_keep_their_own_registry():
     assert media_type.startswith("text/plain")
     with pytest.raises(ValueError, match="api='train'"):
         one.call("train", "REST", "m")
+
+
+def test_tensor_proto_is_make_tensor_protos_message():
+    rng = np.random.default_rng(0)
+    for arr in (rng.random((3, 10), dtype=np.float32), np.arange(7),
+                rng.integers(0, 255, (2, 28, 28)).astype(np.uint8),
+                np.array([True, False]), np.asfortranarray(np.eye(3)),
+                np.zeros((0, 10), np.float32), np.array(5)):
+        assert (grpc_api.tensor_proto(arr).SerializeToString()
+                == tf.make_tensor_proto(arr).SerializeToString()), arr

@@ -49,7 +49,7 @@ a failure inside the model                  INTERNAL
 A ``Predict`` response names the version that answered in ``model_spec``
 (name, resolved ``signature_name``, ``version``) and holds the outputs
 (all, or those of ``output_filter`` in its order) as ``TensorProto``'s
-written by ``tf.make_tensor_proto`` (``tensor_content``: TF Serving's
+as ``tf.make_tensor_proto`` writes them (``tensor_content``: TF Serving's
 ``--enable_serialization_as_tensor_content``; ``tf.make_ndarray`` reads
 both forms). ``GetModelMetadata`` answers ``metadata["signature_def"]``, a
 ``SignatureDefMap`` packed in an ``Any``; ``GetModelStatus`` lists the
@@ -76,7 +76,7 @@ import grpc
 import numpy as np
 import tensorflow as tf
 from google.protobuf import json_format
-from tensorflow.core.framework import types_pb2
+from tensorflow.core.framework import tensor_pb2, tensor_shape_pb2, types_pb2
 from tensorflow_serving.apis import (
     get_model_metadata_pb2,
     get_model_status_pb2,
@@ -244,6 +244,20 @@ def _check_dtypes(request, sig) -> None:
                 f"{_dtype_name(got)} is provided")
 
 
+def tensor_proto(arr: np.ndarray):
+    """``tf.make_tensor_proto(arr)``, the same message, built directly for
+    a non-empty array of at least one axis (``tensor_content``: the raw
+    bytes); other arrays go through ``tf.make_tensor_proto``."""
+    if arr.ndim == 0 or arr.size == 0 or arr.dtype.kind not in "iuf":
+        return tf.make_tensor_proto(arr)
+    proto = tensor_pb2.TensorProto(
+        dtype=tf.dtypes.as_dtype(arr.dtype).as_datatype_enum,
+        tensor_content=np.ascontiguousarray(arr).tobytes())
+    proto.tensor_shape.dim.extend(
+        tensor_shape_pb2.TensorShapeProto.Dim(size=n) for n in arr.shape)
+    return proto
+
+
 def _output_names(request, sig) -> list[str]:
     """``output_filter`` checked as predict_util.cc does; all outputs (in
     the signature's order) when it is empty."""
@@ -303,7 +317,7 @@ def predict(repo: ModelRepository, request, max_batch=DEFAULT_MAX_BATCH,
     response.model_spec.signature_name = key
     response.model_spec.version.value = servable.version
     for name in names:
-        response.outputs[name].CopyFrom(tf.make_tensor_proto(outputs[name]))
+        response.outputs[name].CopyFrom(tensor_proto(outputs[name]))
     return response
 
 

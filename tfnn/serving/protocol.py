@@ -430,10 +430,10 @@ def _as_array(value, info: TensorInfo, example_size, where: str,
         if arr.min() < limits.min or arr.max() > limits.max:
             raise bad_request(f"{where}: values outside [{limits.min}, "
                               f"{limits.max}] for {info.dtype_name}")
-        return arr.astype(target)
+        return arr.astype(target, copy=False)
     if target.kind == "f":
         with np.errstate(over="ignore", invalid="ignore"):
-            out = arr.astype(target)
+            out = arr.astype(target, copy=False)
         if not np.isfinite(out).all():
             raise bad_request(f"{where}: values must be finite numbers within "
                               f"{info.dtype_name}'s range")
