@@ -126,6 +126,10 @@ def _observed(metrics: ServingMetrics, api: str, model_name: str):
         call.version = ""
         metrics.done(call, err.status_code)
         raise
+    except asyncio.CancelledError:  # the client went away: nginx's 499
+        call.version = ""
+        metrics.done(call, 499)
+        raise
     except BaseException:
         call.version = ""
         metrics.done(call, 500)
