@@ -28,7 +28,11 @@ the client and the connection stays open. A body of more than
 ``INLINE_BODY_BYTES`` is parsed and run in a worker thread, so that
 neither holds the event loop; a smaller one (a few images), and the
 lookup of a loaded version, on the loop itself, where the hand-over to a
-thread and back would take longer than the work.
+thread and back would take longer than the work. uvicorn runs on its C
+HTTP parser and libuv's event loop (``SERVER_OPTIONS``); malformed HTTP,
+and a request line and headers over ``MAX_HEAD_BYTES``, are answered 400
+and the connection closed. The two ``:predict`` routes are Starlette's own
+(the endpoint reads its path parameters), not FastAPI's.
 
 Reference: TensorFlow Serving, "RESTful API",
 https://www.tensorflow.org/tfx/serving/api_rest.
@@ -41,6 +45,7 @@ import contextlib
 import ctypes
 import logging
 import socket
+import sys
 import threading
 import time
 
@@ -50,6 +55,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from tfnn.serving.metrics import METRICS_PATH, ServingMetrics
 from tfnn.serving.page import add_page_routes
@@ -83,6 +89,8 @@ logger = logging.getLogger(__name__)
 # loop: the hand-over to a worker thread and back would cost more than the
 # loop is held.
 INLINE_BODY_BYTES = 16 * 2**10
+# The most bytes a request's line and headers may take (h11's limit).
+MAX_HEAD_BYTES = 16 * 2**10
 LARGE_BUFFER_BYTES = 16 * 2**20  # allocations from here on get their own map
 _M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter
 
@@ -240,16 +248,19 @@ def _add_predict_routes(app: FastAPI, repo: ModelRepository, max_batch: int,
             return _predict(servable, raw, max_batch)
         return await run_in_threadpool(_predict, servable, raw, max_batch)
 
-    @app.post("/v1/models/{model_name}:predict")
-    async def model_predict(request: Request, model_name: str):
+    async def predict_route(request: Request):
+        params = request.path_params
+        model_name = params["model_name"]
         with _observed(metrics, "predict", model_name) as call:
-            return await predict(request, model_name, None, call)
+            return await predict(request, model_name, params.get("version"),
+                                 call)
 
-    @app.post("/v1/models/{model_name}/versions/{version}:predict")
-    async def version_predict(request: Request, model_name: str,
-                              version: str):
-        with _observed(metrics, "predict", model_name) as call:
-            return await predict(request, model_name, version, call)
+    # Starlette's routes, not FastAPI's: the endpoint takes the request
+    # and reads its path itself, where FastAPI would solve and validate
+    # its parameters on every call (the body is never FastAPI's to read).
+    for path in ("/v1/models/{model_name}:predict",
+                 "/v1/models/{model_name}/versions/{version}:predict"):
+        app.add_route(path, predict_route, methods=["POST"])
 
 
 def _add_metrics_route(app: FastAPI, metrics: ServingMetrics) -> None:
@@ -380,10 +391,12 @@ def serve(model_dir, name=None, host="127.0.0.1", port=8501,
             version_labels=version_labels, metrics=app.state.metrics,
         ).start()
     if grpc_server is None:
-        uvicorn.run(app, host=host, port=port, log_level=log_level)
+        uvicorn.run(app, host=host, port=port, log_level=log_level,
+                    **SERVER_OPTIONS)
         return
     server = _DrainsGrpc(uvicorn.Config(app, host=host, port=port,
-                                        log_level=log_level), grpc_server)
+                                        log_level=log_level,
+                                        **SERVER_OPTIONS), grpc_server)
     try:
         server.run()
     finally:
@@ -408,6 +421,52 @@ class _DrainsGrpc(uvicorn.Server):
         await asyncio.to_thread(stopped.wait)
 
 
+class HeadLimitedHttpTools(HttpToolsProtocol):
+    """uvicorn's httptools protocol, answering a request whose line and
+    headers pass ``MAX_HEAD_BYTES`` 400 and closing (httptools, unlike h11,
+    sets no limit: it would keep whatever a client sends).
+
+    A complete head is measured (its line and headers) when parsed; one
+    still arriving is counted per chunk received (a chunk that also ends
+    the message before it, counted whole), so that it cannot grow past
+    the limit before it ends.
+    """
+
+    head_bytes = None  # None: no head being read
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self.head_bytes = 0
+
+    def on_headers_complete(self) -> None:
+        self.head_bytes = None
+        size = len(self.url) + sum(len(k) + len(v) + 4
+                                   for k, v in self.headers)
+        if size > MAX_HEAD_BYTES:
+            # The parser answers a callback's error as invalid HTTP: 400.
+            raise ValueError("request line and headers too large")
+        super().on_headers_complete()
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        if self.head_bytes is None or self.transport.is_closing():
+            return
+        self.head_bytes += len(data)
+        if self.head_bytes > MAX_HEAD_BYTES:
+            self.head_bytes = None
+            msg = "Request line and headers too large."
+            self.logger.warning(msg)
+            self.send_400_response(msg)
+
+
+# uvicorn's C HTTP parser (with a limit on the head) and libuv's event loop
+# (what uvicorn[standard] installs), in place of its pure-Python h11 parser
+# and asyncio's own loop (docs/performance.md, "Serving: where the time
+# goes"); uvloop has no Windows build.
+SERVER_OPTIONS = {"http": HeadLimitedHttpTools,
+                  "loop": "asyncio" if sys.platform == "win32" else "uvloop"}
+
+
 class BackgroundServer:
     """uvicorn in a daemon thread on a free port (tests, benchmarks).
 
@@ -424,6 +483,7 @@ class BackgroundServer:
         self.host, self.port = self.sock.getsockname()[:2]
         self.server = uvicorn.Server(uvicorn.Config(
             app, log_level=log_level, timeout_keep_alive=30,
+            **SERVER_OPTIONS,
         ))
         self.thread = threading.Thread(
             target=self.server.run, kwargs={"sockets": [self.sock]},
