@@ -37,6 +37,7 @@ def main(argv=None):
                    help="only the profile of one train step (MLP and CNN)")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # a line a request
     if args.profile_only:
         report = benchmark.run_profile(out=args.out)
         print(benchmark.format_report(report))

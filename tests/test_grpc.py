@@ -22,6 +22,7 @@ import orjson
 import pytest
 import tensorflow as tf
 from google.protobuf import json_format
+from prometheus_client.parser import text_string_to_metric_families
 from tensorflow.core.framework import tensor_pb2, tensor_shape_pb2, types_pb2
 from tensorflow.core.protobuf import saved_model_pb2
 from tensorflow_serving.apis import (
@@ -35,7 +36,7 @@ from tensorflow_serving.apis import (
 
 from tfnn import serving
 from tfnn import shipping as export
-from tfnn.serving import grpc_api, protocol
+from tfnn.serving import grpc_api, metrics, protocol
 from tfnn.serving.process import ServeProcess
 from tfnn.studies.benchmark.grpc_load import grpc_serving_speed
 
@@ -61,7 +62,8 @@ class Servers:
         self.rest = serving.BackgroundServer(self.app)
         self.grpc = grpc_api.GrpcServer(
             self.app.state.repository, port=0, max_batch=MAX_BATCH,
-            max_message_bytes=MAX_BODY, **grpc_kwargs)
+            max_message_bytes=MAX_BODY, metrics=self.app.state.metrics,
+            **grpc_kwargs)
 
     def __enter__(self):
         self.rest.start()
@@ -606,3 +608,148 @@ def test_rest_answers_the_same_bytes_values_with_fast_json(servers,
         {k: out[k].numpy() for k in ("classes", "probabilities")}, "row")
     assert repr(json.loads(r.content)) == repr(expected)
 
+
+
+# --------------------------------------------------------------------------
+# The REST side's integer bodies: the same arrays and errors as np.asarray
+# --------------------------------------------------------------------------
+
+
+INTEGER_BODIES = [
+    ({"instances": [[0, 255, 7]] * 2}, True),
+    ({"signature_name": "serving_default", "inputs": {"images": [[1] * 784]}},
+     True),
+    ({"instances": [[1, 2], [3]]}, True),  # ragged: np.asarray's error
+    ({"instances": [[1, [2]]]}, True),
+    ({"instances": [[]]}, True),  # empty: float64, as np.asarray reads it
+    ({"instances": [[2**63] * 784]}, True),  # uint64, as np.asarray reads it
+    ({"instances": [[-1] * 784]}, True),
+    ({"instances": "123"}, False),  # strings are never read as numbers
+    ({"instances": [["1"] * 784]}, False),
+    ({"inputs": {"images": "7"}}, False),
+    ({"instances": [[1.5] * 784]}, False),
+    ({"instances": [[1e2] * 784]}, False),
+    ({"instances": [[True] * 784]}, False),
+    ({"instances": [[None] * 784]}, False),
+    ({"signature_name": "s1", "inputs": {"signature_name": [[1]]}}, False),
+]
+
+
+def _outcome(call):
+    try:
+        sig, arrays, style = call()
+    except protocol.ServingError as err:
+        return "error", err.status, err.message
+    return sig.key, style, {n: (a.dtype.str, a.shape, a.tobytes())
+                            for n, a in arrays.items()}
+
+
+@pytest.mark.parametrize("body,integers", INTEGER_BODIES,
+                         ids=range(len(INTEGER_BODIES)))
+def test_integer_bodies_read_as_numpy_reads_them(servers, body, integers):
+    raw = json.dumps(body).encode()
+    assert protocol.integers_only(raw, body) is integers
+    servable = servers.app.state.repository.get()
+    got = _outcome(lambda: protocol.decode_request(raw, servable, MAX_BATCH))
+    want = _outcome(lambda: protocol.parse_request(
+        json.loads(raw), servable, MAX_BATCH, integers=False))
+    assert got == want
+
+
+# --------------------------------------------------------------------------
+# Prometheus metrics (tfnn.serving.metrics)
+# --------------------------------------------------------------------------
+
+
+def _scrape(servers):
+    """``{(metric, labels...): value}`` of the metrics endpoint."""
+    r = servers.http.get(metrics.METRICS_PATH)
+    assert r.status_code == 200
+    assert r.headers["content-type"].startswith("text/plain")
+    values = {}
+    for family in text_string_to_metric_families(r.text):
+        for sample in family.samples:
+            labels = tuple(sample.labels.get(k, "")
+                           for k in (*metrics.LABELS, "le"))
+            values[(sample.name, *labels)] = sample.value
+    return values
+
+
+def test_metrics_count_and_time_every_rest_and_grpc_request(servers,
+                                                          mnist_raw):
+    before = _scrape(servers)
+    images = mnist_raw[1][0][:3]
+    version = os.path.basename(servers.version_dir)
+    http = servers.http
+    assert http.post("/v1/models/mnist:predict", json={
+        "instances": images.tolist()}).status_code == 200
+    assert http.post("/v1/models/mnist:predict", json={
+        "instances": [[1, 2]]}).status_code == 400
+    assert http.get("/v1/models/nope/metadata").status_code == 404
+    assert http.get(f"/v1/models/mnist/versions/{version}").status_code == 200
+    servers.predict.Predict(_request(images.astype(np.float32)),
+                            timeout=DEADLINE)
+    with pytest.raises(grpc.RpcError):
+        servers.predict.Predict(_request(name="nope"), timeout=DEADLINE)
+    with pytest.raises(grpc.RpcError):
+        servers.predict.Classify(classification_pb2.ClassificationRequest(),
+                                 timeout=DEADLINE)
+    made = {("mnist", version, "predict", "REST", "200"): 1,
+            ("mnist", "", "predict", "REST", "400"): 1,
+            ("", "", "metadata", "REST", "404"): 1,
+            ("mnist", version, "status", "REST", "200"): 1,
+            ("mnist", version, "predict", "GRPC", "OK"): 1,
+            ("", "", "predict", "GRPC", "NOT_FOUND"): 1,
+            ("", "", "classify", "GRPC", "UNIMPLEMENTED"): 1}
+    after = _scrape(servers)
+
+    def delta(name, labels, le=""):
+        key = (name, *labels, le)
+        return after.get(key, 0) - before.get(key, 0)
+
+    counted = {key[1:-1] for key in after
+               if key[0] == "tfnn_serving_requests_total"
+               and delta(key[0], key[1:-1])}
+    assert counted == set(made)
+    for labels, n in made.items():
+        assert delta("tfnn_serving_requests_total", labels) == n
+        count = delta("tfnn_serving_request_latency_seconds_count", labels)
+        assert count == n
+        assert delta("tfnn_serving_request_latency_seconds_sum", labels) > 0
+        buckets = [delta("tfnn_serving_request_latency_seconds_bucket",
+                         labels, le) for le in
+                   [*(repr(float(b)) for b in metrics.LATENCY_BUCKETS),
+                    "+Inf"]]
+        assert buckets == sorted(buckets) and buckets[-1] == count
+
+
+def test_serving_metrics_keep_their_own_registry():
+    one, two = metrics.ServingMetrics("m"), metrics.ServingMetrics("m")
+    call = one.call("predict", "REST", "m")
+    call.version = 2
+    one.done(call, 200)
+    one.done(one.call("status", "GRPC", "other"), "OK")
+    labels = {"model_name": "m", "version": "2", "api": "predict",
+              "entrypoint": "REST", "status": "200"}
+    assert one.registry.get_sample_value("tfnn_serving_requests_total",
+                                         labels) == 1
+    assert two.registry.get_sample_value("tfnn_serving_requests_total",
+                                         labels) is None
+    assert one.registry.get_sample_value("tfnn_serving_requests_total", {
+        **labels, "model_name": "", "version": "", "api": "status",
+        "entrypoint": "GRPC", "status": "OK"}) == 1
+    body, media_type = one.exposition()
+    assert b"tfnn_serving_request_latency_seconds_bucket" in body
+    assert media_type.startswith("text/plain")
+    with pytest.raises(ValueError, match="api='train'"):
+        one.call("train", "REST", "m")
+
+
+def test_tensor_proto_is_make_tensor_protos_message():
+    rng = np.random.default_rng(0)
+    for arr in (rng.random((3, 10), dtype=np.float32), np.arange(7),
+                rng.integers(0, 255, (2, 28, 28)).astype(np.uint8),
+                np.array([True, False]), np.asfortranarray(np.eye(3)),
+                np.zeros((0, 10), np.float32), np.array(5)):
+        assert (grpc_api.tensor_proto(arr).SerializeToString()
+                == tf.make_tensor_proto(arr).SerializeToString()), arr

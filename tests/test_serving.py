@@ -12,6 +12,7 @@ import logging
 import pathlib
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import threading
@@ -25,6 +26,7 @@ from PIL import Image
 
 from tfnn import cli, serving
 from tfnn import shipping as export
+from tfnn.serving import app as serving_app
 
 pytestmark = pytest.mark.usefixtures("mnist_manual_dir")
 logger = logging.getLogger(__name__)
@@ -52,6 +54,51 @@ def server(mlp, mnist, tmp_path_factory):
 def client(server):
     with httpx.Client(base_url=server.url, timeout=60) as c:
         yield c
+
+
+def test_the_server_runs_on_httptools_and_uvloop(server):
+    # BackgroundServer and serve take SERVER_OPTIONS: uvicorn's C parser
+    # (its head limited) and libuv's loop, not h11 and asyncio's loop.
+    assert server.server.config.http_protocol_class is (
+        serving_app.HeadLimitedHttpTools)
+    listening = server.server.servers[0]
+    assert type(listening).__module__.startswith("uvloop")
+
+
+def _raw_answer(server, pieces) -> bytes:
+    """The first line the server answers ``pieces`` sent one by one."""
+    with socket.create_connection((server.host, server.port), 30) as sock:
+        for piece in pieces:
+            sock.sendall(piece)
+            time.sleep(0.01)
+        answer = b""
+        while b"\r\n" not in answer:
+            chunk = sock.recv(4096)
+            if not chunk:
+                break
+            answer += chunk
+    return answer.split(b"\r\n")[0]
+
+
+_STATUS = b"GET /v1/models/mnist HTTP/1.1\r\nHost: x\r\n"
+_HEAD = serving_app.MAX_HEAD_BYTES
+
+
+@pytest.mark.parametrize("pieces, status", [
+    ([b"HELLO THERE\r\n\r\n"], 400),
+    ([b"POST /v1/models/mnist:predict HTTP/1.1\r\nHost: x\r\n"
+      b"Content-Length: 5\r\nContent-Length: 7\r\n\r\n{\"a\":1}"], 400),
+    ([b"POST /v1/models/mnist:predict HTTP/1.1\r\nHost: x\r\n"
+      b"Transfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n"], 400),
+    ([_STATUS + b"X: " + b"a" * _HEAD + b"\r\n\r\n"], 400),
+    ([_STATUS] + [b"X-%d: %s\r\n" % (i, b"a" * 1000)
+                  for i in range(_HEAD // 1000 + 1)] + [b"\r\n"], 400),
+    ([_STATUS + b"X: " + b"a" * (_HEAD - 200) + b"\r\n\r\n"], 200),
+], ids=["garbage", "two lengths", "bad chunk", "one large header",
+        "many headers in pieces", "a head within the limit"])
+def test_malformed_http_and_large_heads_are_answered_400(server, pieces,
+                                                         status):
+    assert _raw_answer(server, pieces).startswith(b"HTTP/1.1 %d" % status)
 
 
 def _post(client, body, path="/v1/models/mnist:predict"):

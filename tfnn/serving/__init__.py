@@ -11,6 +11,8 @@
     client      a small client for ``tfnn predict`` (NumPy and httpx only)
     grpc_api    TF Serving's gRPC API (PredictionService, ModelService) on
                 the same repository: GrpcServer (``tfnn serve --grpc-port``)
+    metrics     TF Serving's Prometheus metrics (request count, latency
+                histogram) of both APIs: ServingMetrics, a registry per app
     process     ``tfnn serve`` in its own process: ServeProcess (tests,
                 benchmarks)
 

@@ -10,7 +10,9 @@
 and, from ``tfnn.serving.page``, the page where a person draws a digit
 (``GET /``, its ``/static/`` files under a Content-Security-Policy), the
 models served (``GET /v1/models``) and a version's model card
-(``GET /v1/models/{name}[/versions/{v}]/card``).
+(``GET /v1/models/{name}[/versions/{v}]/card``), and TF Serving's
+Prometheus metrics of the three endpoints above, REST and gRPC
+(``GET /monitoring/prometheus/metrics``, ``tfnn.serving.metrics``).
 
 Every error, FastAPI's own included (unknown route 404, wrong method 405,
 invalid path 400), is answered ``{"error": message}``; a failure inside the
@@ -22,8 +24,15 @@ holds more values than ``max_batch`` examples can is read to its end
 without being kept and answered 400; a request found wrong before its body
 is read (an unknown model or version) has the body read within the same
 limits before the answer (``drain_body``): either way the answer reaches
-the client and the connection stays open. The JSON is parsed and the model
-runs in a worker thread so that neither blocks the event loop.
+the client and the connection stays open. A body of more than
+``INLINE_BODY_BYTES`` is parsed and run in a worker thread, so that
+neither holds the event loop; a smaller one (a few images), and the
+lookup of a loaded version, on the loop itself, where the hand-over to a
+thread and back would take longer than the work. uvicorn runs on its C
+HTTP parser and libuv's event loop (``SERVER_OPTIONS``); malformed HTTP,
+and a request line and headers over ``MAX_HEAD_BYTES``, are answered 400
+and the connection closed. The two ``:predict`` routes are Starlette's own
+(the endpoint reads its path parameters), not FastAPI's.
 
 Reference: TensorFlow Serving, "RESTful API",
 https://www.tensorflow.org/tfx/serving/api_rest.
@@ -32,9 +41,11 @@ https://www.tensorflow.org/tfx/serving/api_rest.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ctypes
 import logging
 import socket
+import sys
 import threading
 import time
 
@@ -44,7 +55,9 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from tfnn.serving.metrics import METRICS_PATH, ServingMetrics
 from tfnn.serving.page import add_page_routes
 from tfnn.serving.protocol import (
     DEFAULT_BODY_TIMEOUT,
@@ -72,6 +85,12 @@ from tfnn.serving.repository import (
 
 logger = logging.getLogger(__name__)
 
+# Bodies up to this size (a few images) are parsed and run on the event
+# loop: the hand-over to a worker thread and back would cost more than the
+# loop is held.
+INLINE_BODY_BYTES = 16 * 2**10
+# The most bytes a request's line and headers may take (h11's limit).
+MAX_HEAD_BYTES = 16 * 2**10
 LARGE_BUFFER_BYTES = 16 * 2**20  # allocations from here on get their own map
 _M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter
 
@@ -93,15 +112,42 @@ def _repository(repo: ModelRepository, model_name: str) -> ModelRepository:
     return repo
 
 
-def _metadata(repo: ModelRepository, model_name: str, version):
+def _metadata(repo: ModelRepository, model_name: str, version, call):
     servable = _repository(repo, model_name).get(version)
+    call.version = servable.version
     return metadata_response(repo.name, servable.version,
                              servable.signature_def)
 
 
+@contextlib.contextmanager
+def _observed(metrics: ServingMetrics, api: str, model_name: str):
+    """Times the request and counts it with its status
+    (``tfnn.serving.metrics``); yields the ``Call`` (its ``version``)."""
+    call = metrics.call(api, "REST", model_name)
+    try:
+        yield call
+    except ServingError as err:
+        call.version = ""
+        metrics.done(call, err.status)
+        raise
+    except HTTPException as err:
+        call.version = ""
+        metrics.done(call, err.status_code)
+        raise
+    except asyncio.CancelledError:  # the client went away: nginx's 499
+        call.version = ""
+        metrics.done(call, 499)
+        raise
+    except BaseException:
+        call.version = ""
+        metrics.done(call, 500)
+        raise
+    metrics.done(call, 200)
+
+
 def _predict(servable, raw: bytes, max_batch: int):
     """Parses and validates the body ``raw``, runs the signature, formats
-    the answer (runs in a worker thread)."""
+    the answer (in a worker thread, or on the event loop for a small body)."""
     sig, arrays, style = decode_request(raw, servable, max_batch)
     try:
         outputs = run_signature(sig, arrays)
@@ -147,37 +193,46 @@ def _add_error_handlers(app: FastAPI) -> None:
         ) or "invalid request")
 
 
-def _add_status_routes(app: FastAPI, repo: ModelRepository) -> None:
+def _add_status_routes(app: FastAPI, repo: ModelRepository,
+                       metrics: ServingMetrics) -> None:
     """GetModelStatus and GetModelMetadata, newest or a given version."""
 
     @app.get("/v1/models/{model_name}")
     def model_status(model_name: str):
-        return status_response(_repository(repo, model_name).status())
+        with _observed(metrics, "status", model_name):
+            return status_response(_repository(repo, model_name).status())
 
     @app.get("/v1/models/{model_name}/versions/{version}")
     def version_status(model_name: str, version: str):
-        return status_response(
-            _repository(repo, model_name).status(parse_version(version)))
+        with _observed(metrics, "status", model_name) as call:
+            number = parse_version(version)
+            rows = _repository(repo, model_name).status(number)
+            call.version = number
+            return status_response(rows)
 
     @app.get("/v1/models/{model_name}/metadata")
     def model_metadata(model_name: str):
-        return _metadata(repo, model_name, None)
+        with _observed(metrics, "metadata", model_name) as call:
+            return _metadata(repo, model_name, None, call)
 
     @app.get("/v1/models/{model_name}/versions/{version}/metadata")
     def version_metadata(model_name: str, version: str):
-        return _metadata(repo, model_name, parse_version(version))
+        with _observed(metrics, "metadata", model_name) as call:
+            return _metadata(repo, model_name, parse_version(version), call)
 
 
 def _add_predict_routes(app: FastAPI, repo: ModelRepository, max_batch: int,
-                        max_body_bytes: int, body_timeout: float) -> None:
+                        max_body_bytes: int, body_timeout: float,
+                        metrics: ServingMetrics) -> None:
     """Predict, newest or a given version."""
 
-    async def predict(request: Request, model_name: str, version):
+    async def predict(request: Request, model_name: str, version, call):
         try:
             check_content_type(request.headers.get("content-type"))
             version = None if version is None else parse_version(version)
-            servable = await run_in_threadpool(
-                _repository(repo, model_name).get, version)
+            models = _repository(repo, model_name)
+            servable = (models.cached(version)
+                        or await run_in_threadpool(models.get, version))
         except ServingError as err:
             # Wrong before the body is read: read it (within its limits)
             # before answering, or close the connection.
@@ -186,18 +241,35 @@ def _add_predict_routes(app: FastAPI, repo: ModelRepository, max_batch: int,
                                            body_timeout)
                 err.close = err.close or not drained
             raise
+        call.version = servable.version
         raw = await read_body(request, max_body_bytes, body_timeout,
                               value_limit(servable, max_batch))
+        if len(raw) <= INLINE_BODY_BYTES:
+            return _predict(servable, raw, max_batch)
         return await run_in_threadpool(_predict, servable, raw, max_batch)
 
-    @app.post("/v1/models/{model_name}:predict")
-    async def model_predict(request: Request, model_name: str):
-        return await predict(request, model_name, None)
+    async def predict_route(request: Request):
+        params = request.path_params
+        model_name = params["model_name"]
+        with _observed(metrics, "predict", model_name) as call:
+            return await predict(request, model_name, params.get("version"),
+                                 call)
 
-    @app.post("/v1/models/{model_name}/versions/{version}:predict")
-    async def version_predict(request: Request, model_name: str,
-                              version: str):
-        return await predict(request, model_name, version)
+    # Starlette's routes, not FastAPI's: the endpoint takes the request
+    # and reads its path itself, where FastAPI would solve and validate
+    # its parameters on every call (the body is never FastAPI's to read).
+    for path in ("/v1/models/{model_name}:predict",
+                 "/v1/models/{model_name}/versions/{version}:predict"):
+        app.add_route(path, predict_route, methods=["POST"])
+
+
+def _add_metrics_route(app: FastAPI, metrics: ServingMetrics) -> None:
+    """TF Serving's Prometheus endpoint (``tfnn.serving.metrics``)."""
+
+    @app.get(METRICS_PATH, include_in_schema=False)
+    def prometheus_metrics():
+        body, media_type = metrics.exposition()
+        return Response(body, media_type=media_type)
 
 
 # --------------------------------------------------------------------------
@@ -228,7 +300,8 @@ def create_app(
 
     Returns:
         The ``fastapi.FastAPI`` app; ``app.state.repository`` is the
-        :class:`ModelRepository`.
+        :class:`ModelRepository`, ``app.state.metrics`` its
+        :class:`~tfnn.serving.metrics.ServingMetrics` (its own registry).
 
     Raises:
         ValueError: a limit that is not positive.
@@ -246,10 +319,13 @@ def create_app(
     repo = ModelRepository(model_dir, name=name, poll_interval=poll_interval)
     app = FastAPI(title=f"tfnn serving: {repo.name}",
                   description="TensorFlow Serving's REST API")
-    app.state.repository = repo
+    metrics = ServingMetrics(repo.name)
+    app.state.repository, app.state.metrics = repo, metrics
     _add_error_handlers(app)
-    _add_status_routes(app, repo)
-    _add_predict_routes(app, repo, max_batch, max_body_bytes, body_timeout)
+    _add_status_routes(app, repo, metrics)
+    _add_predict_routes(app, repo, max_batch, max_body_bytes, body_timeout,
+                        metrics)
+    _add_metrics_route(app, metrics)
     add_page_routes(app, repo)
     return app
 
@@ -293,7 +369,8 @@ def serve(model_dir, name=None, host="127.0.0.1", port=8501,
         log_level: uvicorn's log level. Defaults to "info".
         grpc_port: when given, TF Serving's gRPC API on this port too
             (``tfnn.serving.grpc_api``; TF Serving's is 8500), sharing the
-            REST app's model repository and limits. Defaults to None (off).
+            REST app's model repository, limits and metrics. Defaults to
+            None (off).
         version_labels: ``{label: version}`` for gRPC's
             ``model_spec.version_label``. Defaults to None.
         **app_kwargs: ``create_app``'s limits and ``poll_interval``.
@@ -311,13 +388,15 @@ def serve(model_dir, name=None, host="127.0.0.1", port=8501,
             max_batch=app_kwargs.get("max_batch", DEFAULT_MAX_BATCH),
             max_message_bytes=app_kwargs.get("max_body_bytes",
                                              DEFAULT_MAX_BODY_BYTES),
-            version_labels=version_labels,
+            version_labels=version_labels, metrics=app.state.metrics,
         ).start()
     if grpc_server is None:
-        uvicorn.run(app, host=host, port=port, log_level=log_level)
+        uvicorn.run(app, host=host, port=port, log_level=log_level,
+                    **SERVER_OPTIONS)
         return
     server = _DrainsGrpc(uvicorn.Config(app, host=host, port=port,
-                                        log_level=log_level), grpc_server)
+                                        log_level=log_level,
+                                        **SERVER_OPTIONS), grpc_server)
     try:
         server.run()
     finally:
@@ -342,6 +421,52 @@ class _DrainsGrpc(uvicorn.Server):
         await asyncio.to_thread(stopped.wait)
 
 
+class HeadLimitedHttpTools(HttpToolsProtocol):
+    """uvicorn's httptools protocol, answering a request whose line and
+    headers pass ``MAX_HEAD_BYTES`` 400 and closing (httptools, unlike h11,
+    sets no limit: it would keep whatever a client sends).
+
+    A complete head is measured (its line and headers) when parsed; one
+    still arriving is counted per chunk received (a chunk that also ends
+    the message before it, counted whole), so that it cannot grow past
+    the limit before it ends.
+    """
+
+    head_bytes = None  # None: no head being read
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self.head_bytes = 0
+
+    def on_headers_complete(self) -> None:
+        self.head_bytes = None
+        size = len(self.url) + sum(len(k) + len(v) + 4
+                                   for k, v in self.headers)
+        if size > MAX_HEAD_BYTES:
+            # The parser answers a callback's error as invalid HTTP: 400.
+            raise ValueError("request line and headers too large")
+        super().on_headers_complete()
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        if self.head_bytes is None or self.transport.is_closing():
+            return
+        self.head_bytes += len(data)
+        if self.head_bytes > MAX_HEAD_BYTES:
+            self.head_bytes = None
+            msg = "Request line and headers too large."
+            self.logger.warning(msg)
+            self.send_400_response(msg)
+
+
+# uvicorn's C HTTP parser (with a limit on the head) and libuv's event loop
+# (what uvicorn[standard] installs), in place of its pure-Python h11 parser
+# and asyncio's own loop (docs/performance.md, "Serving: where the time
+# goes"); uvloop has no Windows build.
+SERVER_OPTIONS = {"http": HeadLimitedHttpTools,
+                  "loop": "asyncio" if sys.platform == "win32" else "uvloop"}
+
+
 class BackgroundServer:
     """uvicorn in a daemon thread on a free port (tests, benchmarks).
 
@@ -358,6 +483,7 @@ class BackgroundServer:
         self.host, self.port = self.sock.getsockname()[:2]
         self.server = uvicorn.Server(uvicorn.Config(
             app, log_level=log_level, timeout_keep_alive=30,
+            **SERVER_OPTIONS,
         ))
         self.thread = threading.Thread(
             target=self.server.run, kwargs={"sockets": [self.sock]},

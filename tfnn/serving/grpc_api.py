@@ -7,7 +7,11 @@ The services and methods, with ``tensorflow-serving-api``'s protos::
     tensorflow.serving.ModelService/GetModelStatus         version states
 
 (``Classify``, ``Regress``, ``MultiInference`` and ``HandleReloadConfigRequest``
-answer ``UNIMPLEMENTED``.) The servers share one
+answer ``UNIMPLEMENTED``.) Given the REST app's
+:class:`~tfnn.serving.metrics.ServingMetrics`, every call of
+``Predict``, ``Classify``, ``Regress``, ``GetModelMetadata`` and
+``GetModelStatus`` is counted and timed there (``entrypoint="GRPC"``, the
+status its code's name). The servers share one
 :class:`~tfnn.serving.repository.ModelRepository`: the same versions,
 the same polling for new ones, the same loaded signatures
 (``run_signature``), and the same input validation as the REST side
@@ -45,7 +49,7 @@ a failure inside the model                  INTERNAL
 A ``Predict`` response names the version that answered in ``model_spec``
 (name, resolved ``signature_name``, ``version``) and holds the outputs
 (all, or those of ``output_filter`` in its order) as ``TensorProto``'s
-written by ``tf.make_tensor_proto`` (``tensor_content``: TF Serving's
+as ``tf.make_tensor_proto`` writes them (``tensor_content``: TF Serving's
 ``--enable_serialization_as_tensor_content``; ``tf.make_ndarray`` reads
 both forms). ``GetModelMetadata`` answers ``metadata["signature_def"]``, a
 ``SignatureDefMap`` packed in an ``Any``; ``GetModelStatus`` lists the
@@ -72,7 +76,7 @@ import grpc
 import numpy as np
 import tensorflow as tf
 from google.protobuf import json_format
-from tensorflow.core.framework import types_pb2
+from tensorflow.core.framework import tensor_pb2, tensor_shape_pb2, types_pb2
 from tensorflow_serving.apis import (
     get_model_metadata_pb2,
     get_model_status_pb2,
@@ -82,6 +86,7 @@ from tensorflow_serving.apis import (
     status_pb2,
 )
 
+from tfnn.serving.metrics import ServingMetrics
 from tfnn.serving.protocol import (
     DEFAULT_MAX_BATCH,
     DEFAULT_MAX_BODY_BYTES,
@@ -239,6 +244,20 @@ def _check_dtypes(request, sig) -> None:
                 f"{_dtype_name(got)} is provided")
 
 
+def tensor_proto(arr: np.ndarray):
+    """``tf.make_tensor_proto(arr)``, the same message, built directly for
+    a non-empty array of at least one axis (``tensor_content``: the raw
+    bytes); other arrays go through ``tf.make_tensor_proto``."""
+    if arr.ndim == 0 or arr.size == 0 or arr.dtype.kind not in "iuf":
+        return tf.make_tensor_proto(arr)
+    proto = tensor_pb2.TensorProto(
+        dtype=tf.dtypes.as_dtype(arr.dtype).as_datatype_enum,
+        tensor_content=np.ascontiguousarray(arr).tobytes())
+    proto.tensor_shape.dim.extend(
+        tensor_shape_pb2.TensorShapeProto.Dim(size=n) for n in arr.shape)
+    return proto
+
+
 def _output_names(request, sig) -> list[str]:
     """``output_filter`` checked as predict_util.cc does; all outputs (in
     the signature's order) when it is empty."""
@@ -298,7 +317,7 @@ def predict(repo: ModelRepository, request, max_batch=DEFAULT_MAX_BATCH,
     response.model_spec.signature_name = key
     response.model_spec.version.value = servable.version
     for name in names:
-        response.outputs[name].CopyFrom(tf.make_tensor_proto(outputs[name]))
+        response.outputs[name].CopyFrom(tensor_proto(outputs[name]))
     return response
 
 
@@ -370,39 +389,77 @@ def model_status(repo: ModelRepository, request):
 # --------------------------------------------------------------------------
 
 
-def _answers_errors(method):
+def _answered_version(request, response) -> int | str:
+    """The version that answered: the response's, or for a status
+    request the one it asked for ("" for all)."""
+    spec = getattr(response, "model_spec", None)
+    if spec is not None:
+        return spec.version.value
+    asked = request.model_spec
+    return asked.version.value if asked.HasField("version") else ""
+
+
+def _answers_errors(api: str):
     """Aborts the call with a ``GrpcError``'s code and message; any other
-    exception is logged and answered INTERNAL (the server keeps serving)."""
+    exception is logged and answered INTERNAL (the server keeps serving).
+    Counts and times the call as ``api`` in the service's ``metrics``
+    (when it has them)."""
 
-    @functools.wraps(method)
-    def wrapper(self, request, context):
-        try:
-            return method(self, request, context)
-        except GrpcError as err:
-            code, message = err.code, err.message
-        except Exception as err:  # noqa: BLE001 - answered as INTERNAL
-            logger.exception("%s failed", method.__name__)
-            code, message = (grpc.StatusCode.INTERNAL,
-                             f"{type(err).__name__}: {err}")
-        context.abort(code, message)
+    def decorate(method):
+        @functools.wraps(method)
+        def wrapper(self, request, context):
+            call = (None if self.metrics is None else self.metrics.call(
+                api, "GRPC", request.model_spec.name))
+            try:
+                response = method(self, request, context)
+            except GrpcError as err:
+                code, message = err.code, err.message
+            except Exception as err:  # noqa: BLE001 - answered as INTERNAL
+                logger.exception("%s failed", method.__name__)
+                code, message = (grpc.StatusCode.INTERNAL,
+                                 f"{type(err).__name__}: {err}")
+            else:
+                if call is not None:
+                    call.version = _answered_version(request, response)
+                    self.metrics.done(call, grpc.StatusCode.OK.name)
+                return response
+            if call is not None:
+                self.metrics.done(call, code.name)
+            context.abort(code, message)
 
-    return wrapper
+        return wrapper
+
+    return decorate
+
+
+def _unimplemented():
+    """What gRPC answers for a method a servicer leaves out."""
+    raise GrpcError(grpc.StatusCode.UNIMPLEMENTED, "Method not implemented!")
 
 
 class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
     """``tensorflow.serving.PredictionService``: Predict, GetModelMetadata."""
 
     def __init__(self, repo: ModelRepository, max_batch: int, max_bytes: int,
-                 version_labels: dict[str, int]):
+                 version_labels: dict[str, int],
+                 metrics: ServingMetrics | None = None):
         self.repo, self.max_batch, self.max_bytes = repo, max_batch, max_bytes
-        self.version_labels = version_labels
+        self.version_labels, self.metrics = version_labels, metrics
 
-    @_answers_errors
+    @_answers_errors("predict")
     def Predict(self, request, context):  # noqa: N802 - the proto's name
         return predict(self.repo, request, self.max_batch, self.max_bytes,
                        self.version_labels)
 
-    @_answers_errors
+    @_answers_errors("classify")
+    def Classify(self, request, context):  # noqa: N802
+        _unimplemented()
+
+    @_answers_errors("regress")
+    def Regress(self, request, context):  # noqa: N802
+        _unimplemented()
+
+    @_answers_errors("metadata")
     def GetModelMetadata(self, request, context):  # noqa: N802
         return model_metadata(self.repo, request, self.version_labels)
 
@@ -410,10 +467,11 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
 class ModelService(model_service_pb2_grpc.ModelServiceServicer):
     """``tensorflow.serving.ModelService``: GetModelStatus."""
 
-    def __init__(self, repo: ModelRepository):
-        self.repo = repo
+    def __init__(self, repo: ModelRepository,
+                 metrics: ServingMetrics | None = None):
+        self.repo, self.metrics = repo, metrics
 
-    @_answers_errors
+    @_answers_errors("status")
     def GetModelStatus(self, request, context):  # noqa: N802
         return model_status(self.repo, request)
 
@@ -452,6 +510,8 @@ class GrpcServer:
         max_workers: threads answering requests. Defaults to 8.
         version_labels: ``{label: version}`` for ``model_spec.version_label``
             (TF Serving reads them from its model config). Defaults to None.
+        metrics: where calls are counted and timed (the REST app's
+            ``app.state.metrics``). Defaults to None (not counted).
 
     Raises:
         ValueError: a limit that is not positive, a malformed label.
@@ -461,7 +521,8 @@ class GrpcServer:
     def __init__(self, repository: ModelRepository, host="127.0.0.1",
                  port=DEFAULT_GRPC_PORT, max_batch=DEFAULT_MAX_BATCH,
                  max_message_bytes=DEFAULT_MAX_BODY_BYTES,
-                 max_workers=DEFAULT_MAX_WORKERS, version_labels=None):
+                 max_workers=DEFAULT_MAX_WORKERS, version_labels=None,
+                 metrics: ServingMetrics | None = None):
         if min(max_batch, max_message_bytes, max_workers) < 1:
             raise ValueError(
                 "max_batch, max_message_bytes and max_workers must be "
@@ -476,9 +537,9 @@ class GrpcServer:
                      ("grpc.max_send_message_length", 2**31 - 1)])
         prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(
             PredictionService(repository, max_batch, max_message_bytes,
-                              labels), self.server)
+                              labels, metrics), self.server)
         model_service_pb2_grpc.add_ModelServiceServicer_to_server(
-            ModelService(repository), self.server)
+            ModelService(repository, metrics), self.server)
         address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
         try:
             self.port = self.server.add_insecure_port(address)

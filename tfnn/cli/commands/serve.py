@@ -1,6 +1,7 @@
 """``tfnn serve --model-dir saved_models/mnist``: TF Serving's REST API,
 and with ``--grpc-port 8500`` its gRPC API too (one process, one model
-repository).
+repository); TF Serving's Prometheus metrics of both at
+``/monitoring/prometheus/metrics`` (``tfnn.serving.metrics``).
 
 The defaults come from ``tfnn.serving`` (NumPy only); the server itself
 (FastAPI, uvicorn, TensorFlow) is imported when the command runs, not for

@@ -4,8 +4,8 @@ same requests over REST and an in-process call of the same SavedModel, all
 in one run.
 
 Each request is built once (a ``PredictRequest`` holding the images as a
-float32 ``TensorProto``; a REST body of the images as JSON integers, as
-``serving_load.serving_speed`` sends them), so the timings are the round
+float32 ``TensorProto``; a REST body of the images as JSON integers,
+``serving_load.rest_predict_call``), so the timings are the round
 trip: the client's send, the server's parsing, validation, model call and
 answer, and the client's receipt. The in-process call does what the server
 does with the model: the signature on a tensor, both outputs to NumPy. The
@@ -21,7 +21,6 @@ Reference: TensorFlow Serving's ``PredictionService.Predict``
 
 from __future__ import annotations
 
-import json
 import os
 import time
 
@@ -34,6 +33,7 @@ from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 from tfnn import data
 from tfnn.serving.process import ServeProcess
 from tfnn.shipping import list_versions
+from tfnn.studies.benchmark.serving_load import rest_predict_call
 
 TIMEOUT = 30.0  # seconds, every request
 
@@ -55,19 +55,6 @@ def grpc_predict_call(channel, model_name, images,
 
     def call():
         return stub.Predict(request, timeout=TIMEOUT)
-
-    return call
-
-
-def rest_predict_call(client: httpx.Client, model_url, images):
-    """A function posting one prebuilt ``:predict`` body of ``images``."""
-    body = json.dumps({"instances": np.asarray(images).astype(int).tolist()})
-    content = body.encode()
-    headers = {"content-type": "application/json"}
-
-    def call():
-        client.post(f"{model_url}:predict", content=content,
-                    headers=headers).raise_for_status()
 
     return call
 
