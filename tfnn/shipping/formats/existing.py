@@ -4,10 +4,14 @@ A version folder already verified (its training run may be gone) gains
 the extra formats from its own SavedModel: the folder is copied into a
 hidden temporary folder beside it (``versions.TMP_PREFIX``, never served),
 the formats are written and scored there (``build.add_formats``) and its
-``metadata.json`` gains the ``formats`` section; then the copy replaces the
-version in two renames (the old folder moves aside under a temporary
-name, the copy takes its place, the old one is removed). A failure at any
-step before the renames leaves the version as it was.
+``metadata.json`` gains the ``formats`` section; then each new file moves
+into the version folder with one ``os.replace`` (atomic on POSIX), the
+metadata last. The SavedModel's own files are never touched and the
+version never disappears, so a server watching the folder keeps serving
+it; a reader sees the old metadata or the new one, whole. A failure
+before the moves leaves the version as it was; one during them leaves
+format files the metadata does not list yet, which ``tfnn verify`` names
+and the next run replaces.
 """
 
 from __future__ import annotations
@@ -53,7 +57,6 @@ def add_formats_to_version(path, formats, manual_dir=None, data_dir=None,
     base = os.path.dirname(version_dir)
     remove_stale_exports(base)
     tmp = tempfile.mkdtemp(prefix=export_temp_prefix(), dir=base)
-    old = tmp + "-old"
     try:
         shutil.copytree(version_dir, tmp, dirs_exist_ok=True)
         section = add_formats(tmp, formats, meta.get("dataset") or "mnist",
@@ -61,13 +64,10 @@ def add_formats_to_version(path, formats, manual_dir=None, data_dir=None,
         meta["formats"] = {**(meta.get("formats") or {}), **section}
         meta["formats_command"] = command or command_line()
         write_metadata(tmp, meta)
-        os.chmod(tmp, 0o755)  # mkdtemp makes it 0700
-        os.rename(version_dir, old)
-        os.rename(tmp, version_dir)
-    except BaseException:
+        for name in [rec["file"] for rec in section.values()] + [
+                "metadata.json"]:
+            os.replace(os.path.join(tmp, name),
+                       os.path.join(version_dir, name))
+    finally:
         shutil.rmtree(tmp, ignore_errors=True)
-        if os.path.isdir(old) and not os.path.exists(version_dir):
-            os.rename(old, version_dir)
-        raise
-    shutil.rmtree(old, ignore_errors=True)
     return version_dir
