@@ -347,7 +347,7 @@ def test_drawn_test_digits_are_recognized(browser, tfnn_serve, mnist_raw):
             worst = max(worst, int(np.abs(
                 drawing.mnist_style(pad).astype(int) - sent).max()))
             check_bars(tab)
-            if i == 0:  # test image 0 (a 7) is the README's picture
+            if i == 0:  # test image 0 is the README's picture
                 SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
                 tab.page.screenshot(path=str(SCREENSHOT), full_page=True)
         assert tab.page.text_content("#model-in-use") == "in use: mnist v1"
