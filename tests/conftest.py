@@ -5,6 +5,7 @@ The library reads the folder of official files only from ``--manual-dir`` or
 repository's sibling ``../shared/datasets/mnist`` when the user has not set it.
 """
 
+import json
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -22,6 +23,7 @@ import pytest  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from tfnn import data  # noqa: E402
+from tfnn.config import ModelConfig  # noqa: E402
 from tfnn.models import build_mlp  # noqa: E402
 from tfnn.studies import experiments  # noqa: E402
 
@@ -150,3 +152,23 @@ def _check_figure(fig):
 def check_figure():
     """``check_figure(fig)``: the figure contract every experiment keeps."""
     return _check_figure
+
+
+@pytest.fixture
+def write_run(mnist):
+    """``write_run(model, folder, hidden)``: ``model`` (an MLP with those
+    hidden sizes) saved as a training run folder that ``tfnn export``
+    reads (``model.keras`` and ``summary.json``); returns the folder."""
+
+    def write(model, folder, hidden):
+        folder.mkdir()
+        model.save(folder / "model.keras")
+        (folder / "summary.json").write_text(json.dumps({
+            "model_config": ModelConfig(arch="mlp",
+                                        hidden=hidden).to_dict(),
+            "preprocessor": mnist.preprocessor.to_dict(),
+            "dataset": "mnist",
+        }))
+        return folder
+
+    return write

@@ -530,17 +530,10 @@ def test_stale_export_folders_are_removed(tmp_path):
 
 
 @pytest.mark.slow
-def test_a_sigkilled_export_is_cleaned_up_by_the_next(tiny, mnist,
+def test_a_sigkilled_export_is_cleaned_up_by_the_next(tiny, mnist, write_run,
                                                       tmp_path):
     model, _ = tiny
-    run = tmp_path / "run"
-    run.mkdir()
-    model.save(run / "model.keras")
-    (run / "summary.json").write_text(json.dumps({
-        "model_config": ModelConfig(arch="mlp", hidden=(16,)).to_dict(),
-        "preprocessor": mnist.preprocessor.to_dict(),
-        "dataset": "mnist",
-    }))
+    run = write_run(model, tmp_path / "run", (16,))
     base = tmp_path / "saved_models"
     proc = subprocess.Popen(
         [sys.executable, "-m", "tfnn.cli", "export", "--run", str(run),

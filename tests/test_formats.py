@@ -87,7 +87,7 @@ def cnn_version(mnist, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def test_set(mnist_builder):
+def test_split(mnist_builder):
     images, labels = load_arrays("mnist", "test")
     return images.astype(np.float32), labels
 
@@ -141,9 +141,9 @@ SUBSET = 1000
 @pytest.mark.slow
 @pytest.mark.parametrize("which", ["mlp_version", "cnn_version"])
 def test_every_format_scores_its_record_in_its_own_runtime(which, request,
-                                                           test_set):
+                                                           test_split):
     path = request.getfixturevalue(which)
-    images, labels = test_set
+    images, labels = test_split
     x, y = images[:SUBSET], labels[:SUBSET]
     meta = read_metadata(path)
     saved = formats.run_batches(formats.load_runner(path), x)["classes"]
@@ -302,9 +302,9 @@ def test_without_the_extra_export_exits_2_naming_it(mlp_version, tmp_path):
 
 
 @pytest.mark.slow
-def test_predict_runs_each_format_locally(mlp_version, test_set, tmp_path,
+def test_predict_runs_each_format_locally(mlp_version, test_split, tmp_path,
                                           capsys):
-    images, _ = test_set
+    images, _ = test_split
     npy = tmp_path / "digits.npy"
     np.save(npy, images[:20].astype(np.uint8))
     big = tmp_path / "big.png"  # a 56×56 picture: made into an MNIST digit
@@ -359,7 +359,7 @@ COMMITTED = ["saved_models/mnist/1", "saved_models/mnist_mlp_record/1",
 @pytest.mark.slow
 @pytest.mark.parametrize("version", COMMITTED)
 def test_committed_formats_score_what_their_metadata_records(version,
-                                                             test_set):
+                                                             test_split):
     """The reference model: ``tfnn verify``'s check, every format on all
     10,000 test images. The records (the CNN record has 3 CNNs × 9 shifts
     in its graph: about 11 s per 1,000 images and format here): their
@@ -367,7 +367,7 @@ def test_committed_formats_score_what_their_metadata_records(version,
     100 other images, each one right or wrong as recorded."""
     path = os.path.join(ROOT, version)
     meta = read_metadata(path)
-    images, labels = test_set
+    images, labels = test_split
     assert set(meta["formats"]) == set(EXTRA)
     # int8 stores each weight in one byte instead of four (the files are
     # mostly weights: 0.67 to 1.3 million of them)
@@ -401,23 +401,11 @@ def test_committed_formats_score_what_their_metadata_records(version,
 # --------------------------------------------------------------------------
 
 
-def _run_folder(model, mnist, folder):
-    """``model`` as a training run folder (``model.keras``, summary)."""
-    folder.mkdir()
-    model.save(folder / "model.keras")
-    (folder / "summary.json").write_text(json.dumps({
-        "model_config": ModelConfig(arch="mlp", hidden=(64,)).to_dict(),
-        "preprocessor": mnist.preprocessor.to_dict(),
-        "dataset": "mnist",
-    }))
-    return str(folder)
-
-
 @pytest.mark.slow
 def test_export_run_with_formats_and_a_format_outside_its_bounds(
-        mlp, mnist, tmp_path, capsys):
+        mlp, write_run, tmp_path, capsys):
     base = tmp_path / "saved_models"
-    run = _run_folder(mlp, mnist, tmp_path / "run")
+    run = str(write_run(mlp, tmp_path / "run", (64,)))
     assert cli.main(["export", "--run", run, "--base", str(base), "--name",
                      "mlp", "--formats", "tflite"]) == 0
     out = capsys.readouterr().out.splitlines()
@@ -438,7 +426,7 @@ def test_export_run_with_formats_and_a_format_outside_its_bounds(
     kernel, bias = second.get_weights()
     kernel[0, :] = 0.0
     second.set_weights([kernel, bias])
-    run = _run_folder(broken, mnist, tmp_path / "broken")
+    run = str(write_run(broken, tmp_path / "broken", (64,)))
     with pytest.raises(SystemExit) as info:
         cli.main(["export", "--run", run, "--base", str(base), "--name",
                   "broken", "--formats", "tflite_int8"])
